@@ -1,0 +1,981 @@
+# %% [markdown]
+# # Module 02: Tensor
+#
+# Every model in this course, from a bigram table to a transformer's embedding layer, is a chain of
+# array operations whose parameters we nudge downhill. This module builds the one object all of that
+# rests on: a **tensor** that remembers how it was computed, so that a single call to `backward()`
+# fills in the gradient of a loss with respect to every parameter.
+#
+# You will write the ideas, not the plumbing:
+#
+# 1. `unbroadcast`: summing a gradient back to the shape of an operand that numpy broadcast;
+# 2. the local backward rules of `+`, `*`, `@` and `log`;
+# 3. `_accumulate_grad`: why gradients add up;
+# 4. `backward`: walking the graph in topological order;
+# 5. `cross_entropy`: the loss of a language model, and its famous gradient.
+#
+# Everything else (the other ops, the error messages, the bookkeeping) is given, written in the same
+# pattern, so you can read it as worked examples. The code you write here is compiled into the package
+# `tinytorch_lite.core.tensor`, which the embeddings module imports.
+
+# %%
+#| default_exp core.tensor
+
+# %%
+#| export
+import numpy as np
+
+# %% [markdown]
+# ## 1. What a tensor is
+#
+# A tensor here is a numpy array plus three things:
+#
+# | attribute | meaning |
+# |---|---|
+# | `data` | the values, a numpy array of any shape |
+# | `grad` | $\partial L / \partial\,\text{data}$ for the loss $L$ we last called `backward()` on; `None` before that |
+# | `_prev`, `_backward` | the tensors this one was computed from, and a small function that sends the gradient back to them |
+#
+# The **dtype** matters. Token ids are integers: `Tensor([5, 17, 2])` stays `int64`, and it must,
+# because ids index rows of an embedding table and a float id is meaningless. Learnable values are
+# floats: `Tensor([0.5, -1.0])` becomes `float32`, the precision models train in. A gradient only
+# makes sense for a floating tensor (you cannot move an id by $10^{-3}$), so
+# `Tensor([1, 2], requires_grad=True)` is an error, and an op whose result is an integer array never
+# requires grad.
+#
+# ## 2. Broadcasting, forwards and backwards
+#
+# numpy lets you add a bias of shape `(3,)` to a batch of shape `(2, 3)`: it pretends the bias was
+# copied into every row. The rule, applied to the shapes aligned on the right:
+#
+# - missing leading axes are added with size 1;
+# - an axis of size 1 is stretched to match the other operand.
+#
+# ```
+# x     (2, 3)        x     (4, 2, 3)
+# b        (3,)       b        (2, 1)
+# x + b (2, 3)        x + b (4, 2, 3)
+# ```
+#
+# Now run it backwards. If $y = x + b$ with $b$ copied into each of the 2 rows, then each copy of
+# $b_j$ influences the loss through its own row, and the contributions add up:
+#
+# $$\frac{\partial L}{\partial b_j} = \sum_i \frac{\partial L}{\partial y_{ij}}.$$
+#
+# So the gradient that arrives with the output's shape `(2, 3)` must be **summed** over every axis
+# that broadcasting created or stretched, giving back the operand's shape `(3,)`. That is
+# `unbroadcast(grad, shape)`: sum away the extra leading axes, then sum (keeping the axis) over every
+# axis where `shape` has size 1 but `grad` does not.
+
+# %% nbgrader={"grade": false, "grade_id": "tensor_unbroadcast", "locked": false, "schema_version": 3, "solution": true}
+#| export
+def unbroadcast(grad, shape):
+    """Sum `grad` down to `shape`, undoing numpy broadcasting.
+
+    `grad` has the broadcast result's shape; `shape` is the shape of one operand. Sum over the
+    leading axes broadcasting added, then over the axes where `shape` has size 1 (keeping them),
+    so that the result has exactly `shape`. Returns `grad` itself when the shapes already match.
+
+    >>> unbroadcast(np.ones((2, 3)), (3,))
+    array([2., 2., 2.])
+    >>> unbroadcast(np.ones((2, 3)), (2, 1))
+    array([[3.],
+           [3.]])
+    """
+    shape = tuple(shape)
+    ### BEGIN SOLUTION
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    ### END SOLUTION
+    return grad
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_tensor_unbroadcast", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+"""Check that unbroadcast sums a gradient back to an operand's shape."""
+g = np.arange(6.0).reshape(2, 3)
+got = unbroadcast(g, (3,))
+assert got.shape == (3,), f"unbroadcast to (3,) should give shape (3,), got {got.shape}; hint: sum over the leading axes"
+assert np.allclose(got, [3.0, 5.0, 7.0]), f"expected the column sums [3, 5, 7], got {got}"
+got = unbroadcast(g, (2, 1))
+assert got.shape == (2, 1), f"unbroadcast to (2, 1) should give shape (2, 1), got {got.shape}; hint: keepdims=True"
+assert np.allclose(got, [[3.0], [12.0]]), f"expected the row sums [[3], [12]], got {got}"
+got = unbroadcast(g, (2, 3))
+assert np.array_equal(got, g), "when the shapes already match, unbroadcast should return grad unchanged"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(0)
+g = rng.normal(size=(4, 2, 3))
+for shape, expected in [
+    ((1, 3), g.sum(axis=(0, 1)).reshape(1, 3)),
+    ((2, 1), g.sum(axis=(0, 2)).reshape(2, 1)),
+    ((4, 1, 3), g.sum(axis=1, keepdims=True)),
+    ((), g.sum()),
+    ((1, 1, 1), g.sum().reshape(1, 1, 1)),
+]:
+    got = np.asarray(unbroadcast(g, shape))
+    assert got.shape == shape, f"unbroadcast to {shape} gave shape {got.shape}"
+    assert np.allclose(got, expected), f"unbroadcast to {shape}: expected {expected}, got {got}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3. The computational graph and the chain rule
+#
+# Every op creates a new tensor and records where it came from. Computing
+# `loss = ((x * w) + b).sum()` builds this graph:
+#
+# ```
+# x ──┐
+#     (*)── t ──┐
+# w ──┘         (+)── u ──(sum)── loss
+# b ────────────┘
+# ```
+#
+# The **chain rule** says that to know how `loss` depends on `x`, multiply the local derivatives
+# along the path: $\frac{\partial L}{\partial x} = \frac{\partial L}{\partial t}\,\frac{\partial t}{\partial x}$.
+# So each op only needs to know its **local** rule: given the gradient of the loss with respect to
+# its output (`out.grad`), send the right gradient to each input. Following micrograd, each op
+# defines that rule as a small closure `_backward`:
+#
+# | op | forward | `_backward`: what each input receives |
+# |---|---|---|
+# | `a + b` | $a + b$ | `a` gets `out.grad`, `b` gets `out.grad` (each unbroadcast) |
+# | `a * b` | $a \odot b$ | `a` gets `out.grad * b`, `b` gets `out.grad * a` (each unbroadcast) |
+# | `A @ B` | $AB$ | `A` gets `out.grad @ B.T`, `B` gets `A.T @ out.grad` |
+# | `log(x)` | $\log x$ | `x` gets `out.grad / x` |
+# | `exp(x)` | $e^x$ | `x` gets `out.grad * out` |
+#
+# The matmul rule is the one people get wrong. Check it with shapes: if `A` is `(n, k)` and `B` is
+# `(k, m)`, then `out.grad` is `(n, m)`; the only way to get an `(n, k)` gradient for `A` from
+# `out.grad` and `B` is `(n, m) @ (m, k)`, that is `out.grad @ B.T`. For batched inputs
+# (`(..., n, k) @ (..., k, m)`) transpose only the last two axes (`np.swapaxes(B, -1, -2)`), and
+# `unbroadcast` the result, because the batch axes broadcast like any other op.
+#
+# ### Why gradients add up
+#
+# A tensor can be used more than once: in `y = x * x`, or when one embedding row is looked up for two
+# tokens. The multivariable chain rule says its gradient is the **sum** over all uses. So an input
+# never overwrites `.grad`; it adds to it through `_accumulate_grad(g)`, which allocates `.grad` on the
+# first contribution. (The same rule makes gradients accumulate across two `backward()` calls until
+# you call `zero_grad()`, as in PyTorch.)
+#
+# ### Topological order
+#
+# `backward()` on the loss must call every node's `_backward` exactly once, and only after **all** of
+# the gradient flowing into that node has arrived, that is after every node that uses it has run. An
+# ordering where each node comes after its inputs is a *topological order*; build it with a
+# depth-first search that appends a node after visiting its children, then walk it **in reverse**:
+#
+# ```
+# topo = []                       # inputs before the nodes that use them
+# visit(node):
+#     if node already visited: return
+#     mark node; visit each child in node._prev; append node to topo
+# visit(loss); loss.grad = 1; for node in reversed(topo): node._backward()
+# ```
+#
+# A naive recursion that calls `_backward` and then recurses into the children is wrong as soon as a
+# node is used twice (a "diamond"): it runs that node before its second use has delivered its
+# gradient, or runs it twice. Only tensors with `requires_grad` need visiting: an input that does not
+# require grad has no gradient to collect, and neither do any of its own inputs.
+#
+# ### The class
+#
+# The cell below is the whole `Tensor`. Read the given ops first (`__truediv__`, `sum`, `exp`,
+# `__getitem__` ...): they all follow the same pattern. Then fill the solution regions, each marked by a
+# comment saying what it must do. You can test a local rule by hand, exactly as `backward()` will call
+# it: set `out.grad` and call `out._backward()`.
+
+# %% nbgrader={"grade": false, "grade_id": "tensor_class", "locked": false, "schema_version": 3, "solution": true}
+#| export
+def _is_float(dtype):
+    return np.issubdtype(dtype, np.floating)
+
+
+class Tensor:
+    """A numpy array with reverse-mode automatic differentiation.
+
+    `Tensor(data, requires_grad=False, dtype=None)`. Python floats and float lists become float32,
+    Python ints int64, bools bool; numpy arrays keep their dtype and are not copied; `dtype=` forces
+    a dtype. Only floating tensors can require gradients.
+
+    Extension point for new ops (the embedding module uses it): compute the values with numpy, wrap
+    them in a Tensor that names its inputs, and attach a closure that sends `out.grad` back:
+
+        out = Tensor(values, _children=(weight,), _op="embedding")
+        def _backward():
+            weight._accumulate_grad(grad_for_weight)   # computed from out.grad
+        out._backward = _backward
+    """
+
+    __array_ufunc__ = None  # make numpy defer to Tensor's reflected ops: np_array + tensor -> Tensor
+
+    def __init__(self, data, requires_grad=False, dtype=None, _children=(), _op=""):
+        if isinstance(data, Tensor):
+            data = data.data
+        if dtype is not None:
+            data = np.asarray(data, dtype=dtype)
+        elif isinstance(data, (np.ndarray, np.generic)):
+            data = np.asarray(data)
+        else:
+            data = np.asarray(data)
+            if data.dtype == np.float64:
+                data = data.astype(np.float32)
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"Tensor data must be numeric (bool, int or float), got dtype {data.dtype}")
+        if requires_grad and not _is_float(data.dtype):
+            raise TypeError(
+                f"requires_grad=True needs a floating tensor, but this one has dtype {data.dtype}: "
+                "token ids are integers; only floating tensors can require gradients "
+                "(use dtype=np.float32 for learnable values)")
+        self.data = data
+        self.grad = None
+        self._prev = tuple(_children)
+        self._op = _op
+        self._backward = lambda: None
+        self.requires_grad = bool(requires_grad) or (
+            _is_float(data.dtype) and any(c.requires_grad for c in self._prev))
+
+    # ---- basic properties -------------------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor; use .item() to read its value")
+        return len(self.data)
+
+    def numpy(self):
+        return self.data
+
+    def item(self):
+        return self.data.item()
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        return f"tensor({body}, dtype={self.dtype}{grad})"
+
+    def zero_grad(self):
+        self.grad = None
+
+    def detach(self):
+        """The same values, cut from the graph."""
+        return Tensor(self.data)
+
+    def _lift(self, other):
+        """Wrap a Python scalar or an array as a Tensor (scalars take this tensor's float dtype)."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (bool, int, float)) and _is_float(self.dtype):
+            return Tensor(other, dtype=self.dtype)
+        return Tensor(other)
+
+    def _check_broadcast(self, other, op):
+        try:
+            np.broadcast_shapes(self.shape, other.shape)
+        except ValueError:
+            raise ValueError(
+                f"shape mismatch for '{op}': {self.shape} and {other.shape} do not broadcast "
+                "(aligned on the right, each pair of sizes must be equal or one of them 1)") from None
+
+    # ---- gradient bookkeeping ---------------------------------------------------------------
+    def _accumulate_grad(self, grad):
+        """Add `grad` (a numpy array of this tensor's shape) into `.grad`.
+
+        Does nothing when this tensor does not require grad. On the first contribution `.grad`
+        takes `grad` itself, without a copy; later ones are added without modifying any array in
+        place, so gradient arrays may be shared: copy `.grad` before changing it in place.
+        """
+        if not self.requires_grad:
+            return
+        grad = np.asarray(grad, dtype=self.dtype)
+        if grad.shape != self.shape:
+            raise ValueError(
+                f"gradient of shape {grad.shape} for a tensor of shape {self.shape}; if the op "
+                "broadcast this tensor, sum the gradient back with unbroadcast(grad, shape)")
+        # TODO: store grad on the first contribution, add it to .grad afterwards.
+        ### BEGIN SOLUTION
+        self.grad = grad if self.grad is None else self.grad + grad
+        ### END SOLUTION
+
+    def backward(self, grad=None):
+        """Fill `.grad` of every tensor this one depends on (that requires grad).
+
+        `grad` is dL/d(self); it defaults to 1 for a single-element tensor. Gradients accumulate
+        across calls; call `zero_grad()` on the parameters to start over.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad: create the inputs "
+                               "you want gradients for with requires_grad=True")
+        if grad is None:
+            if self.size != 1:
+                raise RuntimeError(
+                    f"backward() without grad needs a single-element tensor, but this one has shape "
+                    f"{self.shape}: reduce it to a scalar loss first (e.g. .sum() or .mean()), or pass "
+                    f"grad, an array of shape {self.shape}")
+            grad = np.ones(self.shape, dtype=self.dtype)
+        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+        if grad.shape != self.shape:
+            raise ValueError(f"backward(grad): grad has shape {grad.shape} but the tensor has shape "
+                             f"{self.shape}; they must match")
+        topo = self._topological_order()
+        for node in topo:
+            if node._prev:  # an intermediate result's gradient belongs to one backward pass
+                node.grad = None
+        self._accumulate_grad(grad)
+        # TODO: call every node's _backward, each after all the nodes that use it.
+        ### BEGIN SOLUTION
+        for node in reversed(topo):
+            node._backward()
+        ### END SOLUTION
+
+    def _topological_order(self):
+        """The tensors this one depends on (requiring grad), each listed after all of its inputs."""
+        topo, visited = [], set()
+
+        def visit(node):
+            # TODO: depth-first search: visit each input that requires grad, then append node.
+            ### BEGIN SOLUTION
+            if node not in visited:
+                visited.add(node)
+                for child in node._prev:
+                    if child.requires_grad:
+                        visit(child)
+                topo.append(node)
+            ### END SOLUTION
+
+        visit(self)
+        return topo
+
+    # ---- elementwise arithmetic -------------------------------------------------------------
+    def __add__(self, other):
+        other = self._lift(other)
+        self._check_broadcast(other, "+")
+        out = Tensor(self.data + other.data, _children=(self, other), _op="+")
+
+        def _backward():
+            # TODO: send out.grad to self and to other, summed back to each one's shape.
+            ### BEGIN SOLUTION
+            self._accumulate_grad(unbroadcast(out.grad, self.shape))
+            other._accumulate_grad(unbroadcast(out.grad, other.shape))
+            ### END SOLUTION
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other):
+        other = self._lift(other)
+        self._check_broadcast(other, "*")
+        out = Tensor(self.data * other.data, _children=(self, other), _op="*")
+
+        def _backward():
+            # TODO: d(a*b)/da = b and d(a*b)/db = a; multiply by out.grad and unbroadcast.
+            ### BEGIN SOLUTION
+            self._accumulate_grad(unbroadcast(out.grad * other.data, self.shape))
+            other._accumulate_grad(unbroadcast(out.grad * self.data, other.shape))
+            ### END SOLUTION
+        out._backward = _backward
+        return out
+
+    def __truediv__(self, other):
+        other = self._lift(other)
+        self._check_broadcast(other, "/")
+        out = Tensor(self.data / other.data, _children=(self, other), _op="/")
+
+        def _backward():
+            self._accumulate_grad(unbroadcast(out.grad / other.data, self.shape))
+            other._accumulate_grad(unbroadcast(-out.grad * self.data / other.data ** 2, other.shape))
+        out._backward = _backward
+        return out
+
+    def __neg__(self):
+        return self * -1
+
+    def __sub__(self, other):
+        return self + (-self._lift(other))
+
+    def __radd__(self, other):
+        return self._lift(other) + self
+
+    def __rsub__(self, other):
+        return self._lift(other) - self
+
+    def __rmul__(self, other):
+        return self._lift(other) * self
+
+    def __rtruediv__(self, other):
+        return self._lift(other) / self
+
+    def __pow__(self, exponent):
+        if not isinstance(exponent, (int, float)):
+            raise TypeError(f"only a Python int or float exponent is supported, got {type(exponent).__name__}")
+        out = Tensor(self.data ** exponent, _children=(self,), _op=f"**{exponent}")
+
+        def _backward():
+            self._accumulate_grad(out.grad * exponent * self.data ** (exponent - 1))
+        out._backward = _backward
+        return out
+
+    # ---- matrix product ---------------------------------------------------------------------
+    def __matmul__(self, other):
+        other = self._lift(other)
+        if self.ndim == 0 or other.ndim == 0:
+            raise ValueError(f"matmul needs at least 1-D operands, got {self.shape} @ {other.shape}; "
+                             "use * to multiply by a scalar")
+        if self.ndim == 1 or other.ndim == 1:  # as numpy: treat a vector as a 1-row / 1-column matrix
+            a = self.reshape(1, -1) if self.ndim == 1 else self
+            b = other.reshape(-1, 1) if other.ndim == 1 else other
+            out = a @ b
+            keep = out.shape[:-2] + out.shape[-2:-1] * (self.ndim > 1) + out.shape[-1:] * (other.ndim > 1)
+            return out.reshape(keep)
+        try:
+            np.broadcast_shapes(self.shape[:-2], other.shape[:-2])
+            if self.shape[-1] != other.shape[-2]:
+                raise ValueError
+        except ValueError:
+            raise ValueError(
+                f"shape mismatch for matmul: {self.shape} @ {other.shape}; the last axis of the left "
+                "operand must equal the second-to-last axis of the right one") from None
+        out = Tensor(self.data @ other.data, _children=(self, other), _op="@")
+
+        def _backward():
+            # TODO: A gets out.grad @ B^T, B gets A^T @ out.grad (transpose the last two axes only),
+            # each unbroadcast to its own shape.
+            ### BEGIN SOLUTION
+            self._accumulate_grad(unbroadcast(out.grad @ np.swapaxes(other.data, -1, -2), self.shape))
+            other._accumulate_grad(unbroadcast(np.swapaxes(self.data, -1, -2) @ out.grad, other.shape))
+            ### END SOLUTION
+        out._backward = _backward
+        return out
+
+    def __rmatmul__(self, other):
+        return self._lift(other) @ self
+
+    # ---- reductions and shape ops -----------------------------------------------------------
+    def _axes(self, axis):
+        if axis is None:
+            return tuple(range(self.ndim))
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        return tuple(sorted(a % self.ndim for a in axes))
+
+    def sum(self, axis=None, keepdims=False):
+        axes = self._axes(axis)
+        out = Tensor(self.data.sum(axis=axes, keepdims=keepdims), _children=(self,), _op="sum")
+
+        def _backward():
+            g = out.grad if keepdims else np.expand_dims(out.grad, axes)
+            self._accumulate_grad(np.broadcast_to(g, self.shape).copy())
+        out._backward = _backward
+        return out
+
+    def mean(self, axis=None, keepdims=False):
+        count = int(np.prod([self.shape[a] for a in self._axes(axis)]))
+        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count)
+
+    def max(self, axis=None, keepdims=False):
+        axes = self._axes(axis)
+        values = self.data.max(axis=axes, keepdims=True)
+        out = Tensor(values if keepdims else values.squeeze(axes), _children=(self,), _op="max")
+
+        def _backward():
+            winners = self.data == values  # ties share the gradient equally
+            g = out.grad if keepdims else np.expand_dims(out.grad, axes)
+            self._accumulate_grad(g * winners / winners.sum(axis=axes, keepdims=True))
+        out._backward = _backward
+        return out
+
+    def reshape(self, *shape):
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        out = Tensor(self.data.reshape(shape), _children=(self,), _op="reshape")
+
+        def _backward():
+            self._accumulate_grad(out.grad.reshape(self.shape))
+        out._backward = _backward
+        return out
+
+    def transpose(self, *axes):
+        axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        axes = axes or tuple(reversed(range(self.ndim)))
+        out = Tensor(self.data.transpose(axes), _children=(self,), _op="transpose")
+
+        def _backward():
+            self._accumulate_grad(out.grad.transpose(np.argsort(axes)))
+        out._backward = _backward
+        return out
+
+    T = property(lambda self: self.transpose())
+
+    def __getitem__(self, key):
+        key = key.data if isinstance(key, Tensor) else key
+        if isinstance(key, tuple):
+            key = tuple(k.data if isinstance(k, Tensor) else k for k in key)
+        out = Tensor(self.data[key], _children=(self,), _op="getitem")
+
+        def _backward():
+            grad = np.zeros(self.shape, dtype=self.dtype)
+            parts = key if isinstance(key, tuple) else (key,)
+            if all(k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice)) for k in parts):
+                grad[key] = out.grad  # basic indexing: every element selected at most once
+            else:
+                np.add.at(grad, key, out.grad)  # an index may repeat: add, do not overwrite
+            self._accumulate_grad(grad)
+        out._backward = _backward
+        return out
+
+    # ---- elementwise functions --------------------------------------------------------------
+    def exp(self):
+        out = Tensor(np.exp(self.data), _children=(self,), _op="exp")
+
+        def _backward():
+            self._accumulate_grad(out.grad * out.data)
+        out._backward = _backward
+        return out
+
+    def log(self):
+        out = Tensor(np.log(self.data), _children=(self,), _op="log")
+
+        def _backward():
+            # TODO: d(log x)/dx = 1/x, times the gradient arriving from above.
+            ### BEGIN SOLUTION
+            self._accumulate_grad(out.grad / self.data)
+            ### END SOLUTION
+        out._backward = _backward
+        return out
+
+    def relu(self):
+        out = Tensor(np.maximum(self.data, 0), _children=(self,), _op="relu")
+
+        def _backward():
+            self._accumulate_grad(out.grad * (self.data > 0))
+        out._backward = _backward
+        return out
+
+    def tanh(self):
+        out = Tensor(np.tanh(self.data), _children=(self,), _op="tanh")
+
+        def _backward():
+            self._accumulate_grad(out.grad * (1 - out.data ** 2))
+        out._backward = _backward
+        return out
+
+    def softmax(self, axis=-1):
+        shifted = np.exp(self.data - self.data.max(axis=axis, keepdims=True))
+        out = Tensor(shifted / shifted.sum(axis=axis, keepdims=True), _children=(self,), _op="softmax")
+
+        def _backward():
+            s = out.data
+            self._accumulate_grad(s * (out.grad - (out.grad * s).sum(axis=axis, keepdims=True)))
+        out._backward = _backward
+        return out
+
+    def log_softmax(self, axis=-1):
+        shifted = self.data - self.data.max(axis=axis, keepdims=True)
+        values = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        out = Tensor(values, _children=(self,), _op="log_softmax")
+
+        def _backward():
+            softmax = np.exp(out.data)
+            self._accumulate_grad(out.grad - softmax * out.grad.sum(axis=axis, keepdims=True))
+        out._backward = _backward
+        return out
+
+
+# %% [markdown]
+# ### Trying it out
+#
+# Forward values need none of your code yet. Note the dtypes: the ids stay integers, the float list
+# becomes float32, and the result of an op on a tensor that requires grad requires grad too.
+
+# %%
+token_ids = Tensor([5, 17, 2])
+weights = Tensor([[0.5, -1.0], [2.0, 0.25]], requires_grad=True)
+print(token_ids.dtype, weights.dtype, (weights * 2).requires_grad, (token_ids + 1).requires_grad)
+print(weights @ weights.T)
+
+# %% [markdown]
+# ### Checking gradients numerically
+#
+# How do we know a backward rule is right? Compare it with the definition of the derivative. For
+# each entry $x_i$, nudge it by a small $\varepsilon$ both ways and measure the change of the loss:
+#
+# $$\frac{\partial L}{\partial x_i} \approx \frac{L(x + \varepsilon e_i) - L(x - \varepsilon e_i)}{2\varepsilon}.$$
+#
+# This central difference has error $O(\varepsilon^2)$. It costs two forward passes per entry, far
+# too slow for training, but perfect for testing on small inputs in float64. The hidden tests use
+# this helper, and so can you.
+
+# %%
+def numerical_grad(loss_fn, x, eps=1e-6):
+    """Central-difference estimate of d loss_fn(x) / dx for a float64 array x (loss_fn returns a float)."""
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        upper = loss_fn(x)
+        x[i] = old - eps
+        lower = loss_fn(x)
+        x[i] = old
+        grad[i] = (upper - lower) / (2 * eps)
+    return grad
+
+
+def check_grad(fn, *arrays, atol=1e-6):
+    """Compare Tensor.backward() with numerical_grad for the scalar function fn(*tensors)."""
+    tensors = [Tensor(a, requires_grad=True, dtype=np.float64) for a in arrays]
+    fn(*tensors).backward()
+    for k, t in enumerate(tensors):
+        def loss_k(xk):
+            inputs = [Tensor(xk if j == k else a, dtype=np.float64) for j, a in enumerate(arrays)]
+            return fn(*inputs).item()
+        expected = numerical_grad(loss_k, arrays[k])
+        assert t.grad is not None, f"input {k} of shape {t.shape} got no gradient"
+        error = np.abs(t.grad - expected).max()
+        assert error < atol, f"input {k}: backward gives\n{t.grad}\nbut finite differences give\n{expected}"
+
+# %% [markdown]
+# ### The local rules of `+` and `*`
+#
+# The first test calls a local rule by hand, as `backward()` will: it sets `out.grad` and calls
+# `out._backward()`. It needs `_accumulate_grad`, `__add__`'s and `__mul__`'s closures, and
+# `unbroadcast`.
+
+# %% nbgrader={"grade": true, "grade_id": "test_tensor_add_mul_backward", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+"""Check that + and * send the right gradients to both inputs, summing over broadcast axes."""
+x = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+b = Tensor([10.0, 20.0, 30.0], requires_grad=True)
+out = x + b
+out.grad = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=np.float32)
+out._backward()
+assert x.grad is not None and x.grad.shape == (2, 3), f"x.grad should have shape (2, 3), got {None if x.grad is None else x.grad.shape}"
+assert np.allclose(x.grad, out.grad), f"d(x + b)/dx passes out.grad through unchanged: expected {out.grad}, got {x.grad}"
+assert b.grad.shape == (3,), f"b was broadcast over the rows, so its gradient must be summed back to (3,), got shape {b.grad.shape}"
+assert np.allclose(b.grad, [5.0, 7.0, 9.0]), f"b.grad should be the column sums of out.grad [5, 7, 9], got {b.grad}"
+
+x.zero_grad()
+b.zero_grad()
+out = x * b
+out.grad = np.ones((2, 3), dtype=np.float32)
+out._backward()
+assert np.allclose(x.grad, [[10.0, 20.0, 30.0]] * 2), f"d(x * b)/dx is b (times out.grad): expected rows of [10, 20, 30], got {x.grad}"
+assert np.allclose(b.grad, [5.0, 7.0, 9.0]), f"d(x * b)/db is x, summed over the broadcast rows: expected [5, 7, 9], got {b.grad}"
+
+y = Tensor([3.0, -2.0], requires_grad=True)
+square = y * y
+square.grad = np.ones(2, dtype=np.float32)
+square._backward()
+assert np.allclose(y.grad, [6.0, -4.0]), f"y * y uses y twice, so both contributions must add up to 2y = [6, -4], got {y.grad}; hint: _accumulate_grad"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(1)
+a, c = rng.normal(size=(3, 4)), rng.normal(size=(4,))
+d = rng.normal(size=(3, 1)) + 3.0
+check_grad(lambda a, c: (a * c + c).sum(), a, c)
+check_grad(lambda a, c, d: ((a - c) * (a + d) / d).sum(), a, c, d)
+check_grad(lambda a, c: (2.0 * a * a - c * 3 + 1.5 - a / 4.0).mean(), a, c)
+check_grad(lambda c, d: (-(c * d) ** 2).sum(), c, d)
+x = Tensor(np.ones((2, 3)), requires_grad=True)
+(x + 1.0).sum().backward()
+assert x.grad.shape == (2, 3) and np.allclose(x.grad, 1.0), f"x + scalar: expected ones, got {x.grad}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### The whole graph: `backward()`
+#
+# Now the topological walk. In $y = 3x$, $z = y \cdot y + y$ the node $y$ feeds two ops, a diamond.
+# Its gradient is $\partial z/\partial y = 2y + 1$, so $\partial z/\partial x = 3(2y + 1)$. The walk
+# must run $y$'s rule once, after both uses have delivered their share.
+
+# %% nbgrader={"grade": true, "grade_id": "test_tensor_backward_topological", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+"""Check that backward() visits the graph in topological order and accumulates gradients."""
+x = Tensor([1.0, -2.0], requires_grad=True)
+y = x * 3.0
+z = (y * y + y).sum()
+z.backward()
+expected = 3.0 * (2.0 * np.array([3.0, -6.0]) + 1.0)
+assert x.grad is not None, "x.grad is None after z.backward(); hint: walk the graph from z back to x"
+assert np.allclose(x.grad, expected), f"expected dz/dx = 3 (2y + 1) = {expected}, got {x.grad}; hint: run each node once, in reverse topological order"
+assert np.allclose(z.grad, 1.0), f"backward() on a scalar starts from dz/dz = 1, got {z.grad}"
+
+z.backward()
+assert np.allclose(x.grad, 2 * expected), f"a second backward() must add to x.grad (expected {2 * expected}), got {x.grad}"
+x.zero_grad()
+assert x.grad is None, "zero_grad() should reset .grad to None"
+### BEGIN HIDDEN TESTS
+a = Tensor([2.0], requires_grad=True)
+b = a * a        # 4
+c = b * a + b    # a^3 + a^2
+d = c * b + c    # (a^3 + a^2)(a^2 + 1)
+d.sum().backward()
+av = 2.0
+expected = (3 * av**2 + 2 * av) * (av**2 + 1) + (av**3 + av**2) * 2 * av
+assert np.allclose(a.grad, expected), f"nested diamonds: expected {expected}, got {a.grad}"
+
+frozen = Tensor([1.0, 2.0])
+w = Tensor([0.5, 0.5], requires_grad=True)
+(w * frozen).sum().backward()
+assert frozen.grad is None, "a tensor without requires_grad must not receive a gradient"
+assert np.allclose(w.grad, [1.0, 2.0]), f"expected w.grad = [1, 2], got {w.grad}"
+
+v = Tensor([1.0, 2.0], requires_grad=True)
+try:
+    (v * 2.0).backward()
+except RuntimeError:
+    pass
+else:
+    raise AssertionError("backward() on a non-scalar without grad should raise RuntimeError")
+(v * 2.0).backward(np.array([1.0, -1.0]))
+assert np.allclose(v.grad, [2.0, -2.0]), f"backward(grad) should use the given gradient, got {v.grad}"
+
+calls = []
+p = Tensor([1.0], requires_grad=True)
+q = p * 2.0
+r = q * q + q * 3.0
+original = q._backward
+q._backward = lambda: (calls.append(1), original())
+r.sum().backward()
+assert len(calls) == 1, f"each node's _backward must run exactly once per backward(), q's ran {len(calls)} times"
+assert np.allclose(p.grad, 2.0 * (2.0 * 2.0 + 3.0)), f"expected p.grad = 14, got {p.grad}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Matrix products
+#
+# A linear layer is `x @ W + b`. Check the matmul rule on a square product first, where a transpose
+# in the wrong place still gives the right shapes but wrong numbers.
+
+# %% nbgrader={"grade": true, "grade_id": "test_tensor_matmul_backward", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+"""Check that @ sends out.grad @ B.T to A and A.T @ out.grad to B."""
+rng = np.random.default_rng(2)
+A = Tensor(rng.normal(size=(3, 3)), requires_grad=True)
+B = Tensor(rng.normal(size=(3, 3)), requires_grad=True)
+out = A @ B
+out.grad = rng.normal(size=(3, 3))
+out._backward()
+assert A.grad is not None and B.grad is not None, "A @ B should give gradients to both A and B"
+assert np.allclose(A.grad, out.grad @ B.data.T), f"A.grad should be out.grad @ B.T,\n{out.grad @ B.data.T}\ngot\n{A.grad}"
+assert np.allclose(B.grad, A.data.T @ out.grad), f"B.grad should be A.T @ out.grad,\n{A.data.T @ out.grad}\ngot\n{B.grad}"
+
+X = Tensor(rng.normal(size=(2, 3)), requires_grad=True)
+W = Tensor(rng.normal(size=(3, 4)), requires_grad=True)
+(X @ W).sum().backward()
+assert X.grad.shape == (2, 3) and W.grad.shape == (3, 4), f"gradients must have the inputs' shapes (2, 3) and (3, 4), got {X.grad.shape} and {W.grad.shape}"
+assert np.allclose(W.grad, X.data.T @ np.ones((2, 4))), f"W.grad should be X.T @ ones((2, 4)), got {W.grad}"
+### BEGIN HIDDEN TESTS
+x, w = rng.normal(size=(5, 2, 3)), rng.normal(size=(3, 4))
+check_grad(lambda x, w: ((x @ w) ** 2).sum(), x, w)
+x, w = rng.normal(size=(2, 1, 2, 3)), rng.normal(size=(3, 3, 2))
+check_grad(lambda x, w: ((x @ w) * (x @ w)).mean(), x, w)
+u, m = rng.normal(size=(3,)), rng.normal(size=(3, 2))
+check_grad(lambda u, m: ((u @ m) ** 2).sum(), u, m)
+check_grad(lambda u, m: ((m.T @ u) ** 2).sum(), u, m)
+check_grad(lambda u: u @ u, u)
+assert (Tensor(u) @ Tensor(u)).shape == (), "vector @ vector is a scalar"
+check_grad(lambda x, w, b: (x @ w + b).tanh().sum(), rng.normal(size=(4, 3)), rng.normal(size=(3, 2)), rng.normal(size=(2,)))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### `log` and `exp`
+#
+# `exp` is given; `log` is yours. The test below feeds `log` an upstream gradient that is not all
+# ones: forgetting to multiply by `out.grad` is the classic chain-rule slip.
+
+# %% nbgrader={"grade": true, "grade_id": "test_tensor_log_backward", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+"""Check that log sends out.grad / x back to x."""
+x = Tensor([0.5, 1.0, 4.0], requires_grad=True)
+out = x.log()
+assert np.allclose(out.data, np.log([0.5, 1.0, 4.0])), f"log forward is wrong: {out.data}"
+out.grad = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+out._backward()
+assert np.allclose(x.grad, [2.0, 2.0, 0.75]), f"x.grad should be out.grad / x = [2, 2, 0.75], got {x.grad}; hint: chain rule, multiply by out.grad"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(3)
+p = rng.uniform(0.5, 2.0, size=(3, 4))
+check_grad(lambda p: (p.log() * p).sum(), p)
+check_grad(lambda p: (p.exp() + 1.0).log().mean(), p)
+check_grad(lambda p: (p.softmax(axis=1).log() * Tensor(np.arange(12.0).reshape(3, 4))).sum(), p)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4. Cross-entropy: the loss of a language model
+#
+# A language model outputs, for each of $N$ positions, a vector of $C$ **logits** $z$ (one per token
+# in the vocabulary). Softmax turns them into probabilities, and the loss is the average negative log
+# probability of the correct next token $t_n$:
+#
+# $$L = -\frac{1}{N}\sum_{n} \log \operatorname{softmax}(z_n)_{t_n}, \qquad
+# \log \operatorname{softmax}(z)_c = z_c - \log \sum_j e^{z_j}.$$
+#
+# **Numerical stability.** $e^{1000}$ overflows to `inf` in float32 already at $z \approx 89$. Since
+# softmax does not change when the same constant is subtracted from every logit, subtract the row
+# maximum $m$ first: $\log\sum_j e^{z_j} = m + \log\sum_j e^{z_j - m}$. Every exponent is now
+# $\le 0$ and at least one term is $e^0 = 1$, so nothing overflows and the log never sees 0.
+#
+# **The gradient.** Composing `log_softmax`, indexing and `mean` would work, but the fused gradient
+# is simple and worth knowing by heart:
+#
+# $$\frac{\partial L}{\partial z_{n c}} = \frac{1}{N}\left(\operatorname{softmax}(z_n)_c - [c = t_n]\right).$$
+#
+# Predicted probabilities minus the one-hot target, divided by the batch size. Multiply by `out.grad`
+# (it is 1 when the loss is the last node, but need not be).
+
+# %% nbgrader={"grade": false, "grade_id": "tensor_cross_entropy", "locked": false, "schema_version": 3, "solution": true}
+#| export
+def cross_entropy(logits, targets):
+    """Mean softmax cross-entropy of `logits` (N, C) against integer class ids `targets` (N,).
+
+    Returns a scalar Tensor. Numerically stable for large logits; its backward sends
+    (softmax(logits) - one_hot(targets)) / N, times the upstream gradient, to `logits`.
+    """
+    logits = logits if isinstance(logits, Tensor) else Tensor(logits)
+    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    if logits.ndim != 2 or not _is_float(logits.dtype):
+        raise ValueError(f"logits must be a floating (N, C) tensor, got shape {logits.shape} and dtype {logits.dtype}")
+    if not np.issubdtype(targets.dtype, np.integer):
+        raise TypeError(f"targets must be integer class ids, got dtype {targets.dtype}")
+    n, classes = logits.shape
+    if targets.shape != (n,):
+        raise ValueError(f"shape mismatch: logits {logits.shape} need targets of shape ({n},), got {targets.shape}")
+    if n == 0:
+        raise ValueError("cross_entropy of an empty batch (N = 0) is undefined")
+    if targets.min() < 0 or targets.max() >= classes:
+        bad = targets[(targets < 0) | (targets >= classes)][0]
+        raise ValueError(f"target {bad} is out of range for {classes} classes: ids must be in [0, {classes - 1}]")
+    rows = np.arange(n)
+    # TODO: log_probs = stable log-softmax of logits.data over axis 1; loss = mean of -log_probs
+    # at the targets.
+    ### BEGIN SOLUTION
+    shifted = logits.data - logits.data.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_probs[rows, targets].mean()
+    ### END SOLUTION
+    out = Tensor(loss, _children=(logits,), _op="cross_entropy")
+
+    def _backward():
+        # TODO: send out.grad * (softmax - one_hot(targets)) / N to logits.
+        ### BEGIN SOLUTION
+        grad = np.exp(log_probs)
+        grad[rows, targets] -= 1.0
+        logits._accumulate_grad(grad * (out.grad / n))
+        ### END SOLUTION
+    out._backward = _backward
+    return out
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_tensor_cross_entropy_value", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+"""Check that cross_entropy matches the textbook formula and stays finite for large logits."""
+logits = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
+targets = np.array([0, 2])
+probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+expected = -np.mean(np.log(probs[[0, 1], targets]))
+loss = cross_entropy(Tensor(logits), targets)
+assert loss.shape == (), f"the loss should be a scalar tensor, got shape {loss.shape}"
+assert np.isclose(loss.item(), expected, rtol=1e-5), f"expected the mean negative log probability {expected:.6f}, got {loss.item():.6f}"
+big = cross_entropy(Tensor([[1000.0, 0.0], [0.0, 1000.0]]), np.array([0, 0]))
+assert np.isfinite(big.item()), f"loss for logits of 1000 is {big.item()}; hint: subtract the row maximum before exp"
+assert np.isclose(big.item(), 500.0, rtol=1e-5), f"expected (0 + 1000) / 2 = 500, got {big.item()}"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(4)
+z = rng.normal(size=(6, 5)) * 3
+t = rng.integers(0, 5, size=6)
+reference = -(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))[np.arange(6), t].mean()
+assert np.isclose(cross_entropy(Tensor(z), Tensor(t)).item(), reference, rtol=1e-5), "cross_entropy disagrees with the reference"
+uniform = cross_entropy(Tensor(np.zeros((3, 7))), np.array([0, 3, 6]))
+assert np.isclose(uniform.item(), np.log(7)), f"uniform logits give log(C) = {np.log(7):.5f}, got {uniform.item()}"
+small = cross_entropy(Tensor([[-1000.0, 0.0]]), np.array([1]))
+assert np.isclose(small.item(), 0.0, atol=1e-6), f"very negative logits must not produce nan, got {small.item()}"
+try:
+    cross_entropy(Tensor(z), np.array([0, 1, 2, 3, 4, 5]))
+except ValueError as error:
+    assert "5" in str(error), f"the error should name the bad target: {error}"
+else:
+    raise AssertionError("a target id >= C should raise ValueError")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "test_tensor_cross_entropy_backward", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+"""Check that the cross-entropy gradient is (softmax - one_hot) / N times the upstream gradient."""
+logits = Tensor([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]], requires_grad=True)
+targets = np.array([0, 2])
+cross_entropy(logits, targets).backward()
+probs = np.exp(logits.data) / np.exp(logits.data).sum(axis=1, keepdims=True)
+expected = probs.copy()
+expected[[0, 1], targets] -= 1.0
+expected /= 2
+assert logits.grad is not None and logits.grad.shape == (2, 3), f"logits.grad should have shape (2, 3), got {None if logits.grad is None else logits.grad.shape}"
+assert np.allclose(logits.grad, expected, atol=1e-6), f"expected (softmax - one_hot) / N =\n{expected}\ngot\n{logits.grad}"
+assert np.allclose(logits.grad.sum(axis=1), 0.0, atol=1e-6), "each row of the gradient should sum to 0 (probabilities sum to 1)"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(5)
+z = rng.normal(size=(4, 6))
+t = rng.integers(0, 6, size=4)
+t[1] = t[2]
+check_grad(lambda z: cross_entropy(z, t), z)
+check_grad(lambda z: cross_entropy(z, t) * 3.0, z)
+check_grad(lambda z: cross_entropy(z * z, t) + cross_entropy(z, t[::-1].copy()), z)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 5. A language model's training step
+#
+# Put it together: a **bigram model** predicts the next token from the current one with a table
+# `W` of shape `(vocab_size, vocab_size)`: row `W[i]` holds the logits for whatever follows token `i`.
+# Looking up rows by integer ids (`W[token_ids]`) is an embedding lookup; a token that appears twice
+# receives the sum of both gradients, the same accumulation rule as before. One training step:
+#
+# ```python
+# loss = cross_entropy(W[inputs], next_tokens)   # forward
+# W.zero_grad(); loss.backward()                 # gradients
+# W.data -= learning_rate * W.grad               # step downhill
+# ```
+
+# %% nbgrader={"grade": true, "grade_id": "test_tensor_bigram_training", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+"""Check that a bigram model trained with cross_entropy and backward() learns its training text."""
+text = "abcabcabcabd"
+vocab = sorted(set(text))
+ids = Tensor([vocab.index(ch) for ch in text])
+assert ids.dtype == np.int64, f"token ids must stay integers, got {ids.dtype}"
+inputs, next_tokens = ids[:-1], ids[1:]
+W = Tensor(np.zeros((len(vocab), len(vocab))), requires_grad=True, dtype=np.float32)
+losses = []
+for step in range(100):
+    loss = cross_entropy(W[inputs], next_tokens)
+    W.zero_grad()
+    loss.backward()
+    W.data -= 5.0 * W.grad
+    losses.append(loss.item())
+assert np.isclose(losses[0], np.log(len(vocab)), rtol=1e-5), f"with all-zero logits the first loss is log(V) = {np.log(len(vocab)):.4f}, got {losses[0]:.4f}"
+assert losses[-1] < 0.35, f"after 100 steps the loss should fall below 0.35 (the text is almost deterministic), got {losses[-1]:.4f}"
+assert W.data[vocab.index("a")].argmax() == vocab.index("b"), "after training, 'a' should predict 'b'"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(6)
+table = rng.normal(size=(4, 4))
+seq = np.array([0, 1, 1, 2, 1, 3])
+check_grad(lambda table: cross_entropy(table[seq[:-1]], seq[1:]), table)
+W = Tensor(np.zeros((4, 3)), requires_grad=True, dtype=np.float32)
+picked = W[np.array([2, 2, 0])]
+(picked * Tensor(np.arange(9.0).reshape(3, 3))).sum().backward()
+assert np.allclose(W.grad[2], [3.0, 5.0, 7.0]) and np.allclose(W.grad[0], [6.0, 7.0, 8.0]), f"repeated ids must add their gradients, got {W.grad}"
+assert not (ids + 1).requires_grad, "integer results never require grad"
+try:
+    Tensor([1, 2], requires_grad=True)
+except TypeError:
+    pass
+else:
+    raise AssertionError("requires_grad=True on an integer tensor should raise TypeError")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Summary
+#
+# - A tensor is an array that remembers its inputs; each op defines a local `_backward` rule.
+# - Broadcasting forwards means summing backwards (`unbroadcast`).
+# - Gradients of a value used several times add up (`_accumulate_grad`).
+# - `backward()` runs the local rules in reverse topological order, each exactly once.
+# - Softmax cross-entropy is computed stably by subtracting the row maximum, and its gradient is
+#   `(softmax - one_hot) / N`.
+#
+# The embeddings module builds on exactly this: an embedding lookup is `W[token_ids]` with its own
+# faster backward, attached through the same `_backward` extension point.
