@@ -158,8 +158,9 @@ for shape, expected in [
 # A tensor can be used more than once: in `y = x * x`, or when one embedding row is looked up for two
 # tokens. The multivariable chain rule says its gradient is the **sum** over all uses. So an input
 # never overwrites `.grad`; it adds to it through `_accumulate_grad(g)`, which allocates `.grad` on the
-# first contribution. (The same rule makes gradients accumulate across two `backward()` calls until
-# you call `zero_grad()`, as in PyTorch.)
+# first contribution. The same rule makes a parameter's gradient accumulate across two `backward()`
+# calls until you call `zero_grad()`, as in PyTorch. An intermediate result's gradient, on the other
+# hand, belongs to one pass: `backward()` resets it before the walk (that part is given).
 #
 # ### Topological order
 #
@@ -765,6 +766,8 @@ W = Tensor(rng.normal(size=(3, 4)), requires_grad=True)
 assert X.grad.shape == (2, 3) and W.grad.shape == (3, 4), f"gradients must have the inputs' shapes (2, 3) and (3, 4), got {X.grad.shape} and {W.grad.shape}"
 assert np.allclose(W.grad, X.data.T @ np.ones((2, 4))), f"W.grad should be X.T @ ones((2, 4)), got {W.grad}"
 ### BEGIN HIDDEN TESTS
+x, w = rng.normal(size=(2, 2, 2)), rng.normal(size=(2, 2, 2))
+check_grad(lambda x, w: ((x @ w) ** 2).sum(), x, w)
 x, w = rng.normal(size=(5, 2, 3)), rng.normal(size=(3, 4))
 check_grad(lambda x, w: ((x @ w) ** 2).sum(), x, w)
 x, w = rng.normal(size=(2, 1, 2, 3)), rng.normal(size=(3, 3, 2))

@@ -1,0 +1,102 @@
+"""Plausible wrong implementations of the Module 02 Tensor solution regions.
+
+Each one must lose points when autograded; see tests/wrong_implementations/__init__.py.
+"""
+
+NOTEBOOK = "solutions/02_tensor/tensor.py"
+
+
+def _wrong(id, description, find, replace):
+    return {"id": id, "notebook": NOTEBOOK, "description": description, "find": find, "replace": replace}
+
+
+WRONG_IMPLEMENTATIONS = [
+    _wrong(
+        "tensor_unbroadcast_takes_first_slice",
+        "drops the leading broadcast axes by indexing instead of summing them",
+        "    if extra > 0:\n        grad = grad.sum(axis=tuple(range(extra)))\n",
+        "    for _ in range(extra):\n        grad = grad[0]\n",
+    ),
+    _wrong(
+        "tensor_unbroadcast_mean",
+        "averages over the stretched size-1 axes instead of summing",
+        "grad = grad.sum(axis=stretched, keepdims=True)",
+        "grad = grad.mean(axis=stretched, keepdims=True)",
+    ),
+    _wrong(
+        "tensor_grad_overwritten",
+        "overwrites .grad instead of accumulating, so a tensor used twice keeps only one contribution",
+        "self.grad = grad if self.grad is None else self.grad + grad",
+        "self.grad = grad",
+    ),
+    _wrong(
+        "tensor_backward_naive_recursion",
+        "calls _backward and recurses into the inputs instead of walking a topological order",
+        "        for node in reversed(topo):\n            node._backward()\n",
+        "        def propagate(node):\n"
+        "            node._backward()\n"
+        "            for child in node._prev:\n"
+        "                propagate(child)\n"
+        "        propagate(self)\n",
+    ),
+    _wrong(
+        "tensor_mul_own_value",
+        "multiplies the upstream gradient by the input itself instead of by the other factor",
+        "self._accumulate_grad(unbroadcast(out.grad * other.data, self.shape))",
+        "self._accumulate_grad(unbroadcast(out.grad * self.data, self.shape))",
+    ),
+    _wrong(
+        "tensor_matmul_grad_a_not_transposed",
+        "forgets to transpose B in dA = dOut @ B^T",
+        "out.grad @ np.swapaxes(other.data, -1, -2)",
+        "out.grad @ other.data",
+    ),
+    _wrong(
+        "tensor_matmul_grad_b_transposed",
+        "computes dB as dOut^T @ A, the transpose of the right gradient",
+        "np.swapaxes(self.data, -1, -2) @ out.grad",
+        "np.swapaxes(out.grad, -1, -2) @ self.data",
+    ),
+    _wrong(
+        "tensor_matmul_transposes_batch_axes",
+        "uses .T, which reverses all axes, so batched products get the wrong gradient",
+        "out.grad @ np.swapaxes(other.data, -1, -2)",
+        "out.grad @ other.data.T",
+    ),
+    _wrong(
+        "tensor_log_ignores_upstream",
+        "returns the local derivative 1/x without multiplying by out.grad",
+        "self._accumulate_grad(out.grad / self.data)",
+        "self._accumulate_grad(1.0 / self.data)",
+    ),
+    _wrong(
+        "tensor_cross_entropy_unstable",
+        "exponentiates the raw logits without subtracting the row maximum, so large logits overflow",
+        "shifted = logits.data - logits.data.max(axis=1, keepdims=True)",
+        "shifted = logits.data",
+    ),
+    _wrong(
+        "tensor_cross_entropy_sum",
+        "sums the per-example losses instead of averaging them",
+        "loss = -log_probs[rows, targets].mean()",
+        "loss = -log_probs[rows, targets].sum()",
+    ),
+    _wrong(
+        "tensor_cross_entropy_grad_not_averaged",
+        "forgets the 1/N of the mean in the gradient",
+        "logits._accumulate_grad(grad * (out.grad / n))",
+        "logits._accumulate_grad(grad * out.grad)",
+    ),
+    _wrong(
+        "tensor_cross_entropy_one_hot_columns",
+        "subtracts 1 from whole target columns (grad[:, targets]) instead of one entry per row",
+        "grad[rows, targets] -= 1.0",
+        "grad[:, targets] -= 1.0",
+    ),
+    _wrong(
+        "tensor_cross_entropy_ignores_upstream",
+        "drops the upstream gradient out.grad, which is wrong when the loss is scaled or summed",
+        "logits._accumulate_grad(grad * (out.grad / n))",
+        "logits._accumulate_grad(grad / n)",
+    ),
+]
