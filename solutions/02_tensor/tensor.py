@@ -216,14 +216,10 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None, _children=(), _op=""):
         if isinstance(data, Tensor):
             data = data.data
-        if dtype is not None:
-            data = np.asarray(data, dtype=dtype)
-        elif isinstance(data, (np.ndarray, np.generic)):
-            data = np.asarray(data)
-        else:
-            data = np.asarray(data)
-            if data.dtype == np.float64:
-                data = data.astype(np.float32)
+        from_numpy = isinstance(data, (np.ndarray, np.generic))
+        data = np.asarray(data, dtype=dtype)
+        if dtype is None and not from_numpy and data.dtype == np.float64:
+            data = data.astype(np.float32)  # Python floats: float32, as models train in
         if data.dtype.kind not in "biuf":
             raise TypeError(f"Tensor data must be numeric (bool, int or float), got dtype {data.dtype}")
         if requires_grad and not _is_float(data.dtype):
@@ -239,7 +235,6 @@ class Tensor:
         self.requires_grad = bool(requires_grad) or (
             _is_float(data.dtype) and any(c.requires_grad for c in self._prev))
 
-    # ---- basic properties -------------------------------------------------------------------
     shape = property(lambda self: self.data.shape)
     dtype = property(lambda self: self.data.dtype)
     ndim = property(lambda self: self.data.ndim)
@@ -284,7 +279,6 @@ class Tensor:
                 f"shape mismatch for '{op}': {self.shape} and {other.shape} do not broadcast "
                 "(aligned on the right, each pair of sizes must be equal or one of them 1)") from None
 
-    # ---- gradient bookkeeping ---------------------------------------------------------------
     def _accumulate_grad(self, grad):
         """Add `grad` (a numpy array of this tensor's shape) into `.grad`.
 
@@ -299,7 +293,7 @@ class Tensor:
             raise ValueError(
                 f"gradient of shape {grad.shape} for a tensor of shape {self.shape}; if the op "
                 "broadcast this tensor, sum the gradient back with unbroadcast(grad, shape)")
-        # TODO: store grad on the first contribution, add it to .grad afterwards.
+        # the first contribution becomes .grad; later ones are added to it
         ### BEGIN SOLUTION
         self.grad = grad if self.grad is None else self.grad + grad
         ### END SOLUTION
@@ -329,7 +323,7 @@ class Tensor:
             if node._prev:  # an intermediate result's gradient belongs to one backward pass
                 node.grad = None
         self._accumulate_grad(grad)
-        # TODO: call every node's _backward, each after all the nodes that use it.
+        # run each node's rule once, after every node that uses it
         ### BEGIN SOLUTION
         for node in reversed(topo):
             node._backward()
@@ -340,7 +334,7 @@ class Tensor:
         topo, visited = [], set()
 
         def visit(node):
-            # TODO: depth-first search: visit each input that requires grad, then append node.
+            # depth-first: visit the inputs that require grad, then append node
             ### BEGIN SOLUTION
             if node not in visited:
                 visited.add(node)
@@ -353,14 +347,12 @@ class Tensor:
         visit(self)
         return topo
 
-    # ---- elementwise arithmetic -------------------------------------------------------------
     def __add__(self, other):
         other = self._lift(other)
         self._check_broadcast(other, "+")
         out = Tensor(self.data + other.data, _children=(self, other), _op="+")
-
         def _backward():
-            # TODO: send out.grad to self and to other, summed back to each one's shape.
+            # d(a+b)/da = d(a+b)/db = 1; unbroadcast to each input's shape
             ### BEGIN SOLUTION
             self._accumulate_grad(unbroadcast(out.grad, self.shape))
             other._accumulate_grad(unbroadcast(out.grad, other.shape))
@@ -372,9 +364,8 @@ class Tensor:
         other = self._lift(other)
         self._check_broadcast(other, "*")
         out = Tensor(self.data * other.data, _children=(self, other), _op="*")
-
         def _backward():
-            # TODO: d(a*b)/da = b and d(a*b)/db = a; multiply by out.grad and unbroadcast.
+            # d(a*b)/da = b, d(a*b)/db = a; times out.grad, unbroadcast to each input's shape
             ### BEGIN SOLUTION
             self._accumulate_grad(unbroadcast(out.grad * other.data, self.shape))
             other._accumulate_grad(unbroadcast(out.grad * self.data, other.shape))
@@ -386,7 +377,6 @@ class Tensor:
         other = self._lift(other)
         self._check_broadcast(other, "/")
         out = Tensor(self.data / other.data, _children=(self, other), _op="/")
-
         def _backward():
             self._accumulate_grad(unbroadcast(out.grad / other.data, self.shape))
             other._accumulate_grad(unbroadcast(-out.grad * self.data / other.data ** 2, other.shape))
@@ -415,13 +405,11 @@ class Tensor:
         if not isinstance(exponent, (int, float)):
             raise TypeError(f"only a Python int or float exponent is supported, got {type(exponent).__name__}")
         out = Tensor(self.data ** exponent, _children=(self,), _op=f"**{exponent}")
-
         def _backward():
             self._accumulate_grad(out.grad * exponent * self.data ** (exponent - 1))
         out._backward = _backward
         return out
 
-    # ---- matrix product ---------------------------------------------------------------------
     def __matmul__(self, other):
         other = self._lift(other)
         if self.ndim == 0 or other.ndim == 0:
@@ -442,10 +430,8 @@ class Tensor:
                 f"shape mismatch for matmul: {self.shape} @ {other.shape}; the last axis of the left "
                 "operand must equal the second-to-last axis of the right one") from None
         out = Tensor(self.data @ other.data, _children=(self, other), _op="@")
-
         def _backward():
-            # TODO: A gets out.grad @ B^T, B gets A^T @ out.grad (transpose the last two axes only),
-            # each unbroadcast to its own shape.
+            # dA = dOut @ B^T, dB = A^T @ dOut (last two axes transposed), each unbroadcast
             ### BEGIN SOLUTION
             self._accumulate_grad(unbroadcast(out.grad @ np.swapaxes(other.data, -1, -2), self.shape))
             other._accumulate_grad(unbroadcast(np.swapaxes(self.data, -1, -2) @ out.grad, other.shape))
@@ -456,7 +442,6 @@ class Tensor:
     def __rmatmul__(self, other):
         return self._lift(other) @ self
 
-    # ---- reductions and shape ops -----------------------------------------------------------
     def _axes(self, axis):
         if axis is None:
             return tuple(range(self.ndim))
@@ -466,7 +451,6 @@ class Tensor:
     def sum(self, axis=None, keepdims=False):
         axes = self._axes(axis)
         out = Tensor(self.data.sum(axis=axes, keepdims=keepdims), _children=(self,), _op="sum")
-
         def _backward():
             g = out.grad if keepdims else np.expand_dims(out.grad, axes)
             self._accumulate_grad(np.broadcast_to(g, self.shape).copy())
@@ -481,7 +465,6 @@ class Tensor:
         axes = self._axes(axis)
         values = self.data.max(axis=axes, keepdims=True)
         out = Tensor(values if keepdims else values.squeeze(axes), _children=(self,), _op="max")
-
         def _backward():
             winners = self.data == values  # ties share the gradient equally
             g = out.grad if keepdims else np.expand_dims(out.grad, axes)
@@ -492,7 +475,6 @@ class Tensor:
     def reshape(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         out = Tensor(self.data.reshape(shape), _children=(self,), _op="reshape")
-
         def _backward():
             self._accumulate_grad(out.grad.reshape(self.shape))
         out._backward = _backward
@@ -502,7 +484,6 @@ class Tensor:
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         axes = axes or tuple(reversed(range(self.ndim)))
         out = Tensor(self.data.transpose(axes), _children=(self,), _op="transpose")
-
         def _backward():
             self._accumulate_grad(out.grad.transpose(np.argsort(axes)))
         out._backward = _backward
@@ -515,7 +496,6 @@ class Tensor:
         if isinstance(key, tuple):
             key = tuple(k.data if isinstance(k, Tensor) else k for k in key)
         out = Tensor(self.data[key], _children=(self,), _op="getitem")
-
         def _backward():
             grad = np.zeros(self.shape, dtype=self.dtype)
             parts = key if isinstance(key, tuple) else (key,)
@@ -527,10 +507,8 @@ class Tensor:
         out._backward = _backward
         return out
 
-    # ---- elementwise functions --------------------------------------------------------------
     def exp(self):
         out = Tensor(np.exp(self.data), _children=(self,), _op="exp")
-
         def _backward():
             self._accumulate_grad(out.grad * out.data)
         out._backward = _backward
@@ -538,9 +516,8 @@ class Tensor:
 
     def log(self):
         out = Tensor(np.log(self.data), _children=(self,), _op="log")
-
         def _backward():
-            # TODO: d(log x)/dx = 1/x, times the gradient arriving from above.
+            # d(log x)/dx = 1/x, times out.grad
             ### BEGIN SOLUTION
             self._accumulate_grad(out.grad / self.data)
             ### END SOLUTION
@@ -549,7 +526,6 @@ class Tensor:
 
     def relu(self):
         out = Tensor(np.maximum(self.data, 0), _children=(self,), _op="relu")
-
         def _backward():
             self._accumulate_grad(out.grad * (self.data > 0))
         out._backward = _backward
@@ -557,7 +533,6 @@ class Tensor:
 
     def tanh(self):
         out = Tensor(np.tanh(self.data), _children=(self,), _op="tanh")
-
         def _backward():
             self._accumulate_grad(out.grad * (1 - out.data ** 2))
         out._backward = _backward
@@ -566,7 +541,6 @@ class Tensor:
     def softmax(self, axis=-1):
         shifted = np.exp(self.data - self.data.max(axis=axis, keepdims=True))
         out = Tensor(shifted / shifted.sum(axis=axis, keepdims=True), _children=(self,), _op="softmax")
-
         def _backward():
             s = out.data
             self._accumulate_grad(s * (out.grad - (out.grad * s).sum(axis=axis, keepdims=True)))
@@ -577,7 +551,6 @@ class Tensor:
         shifted = self.data - self.data.max(axis=axis, keepdims=True)
         values = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         out = Tensor(values, _children=(self,), _op="log_softmax")
-
         def _backward():
             softmax = np.exp(out.data)
             self._accumulate_grad(out.grad - softmax * out.grad.sum(axis=axis, keepdims=True))
@@ -848,8 +821,7 @@ def cross_entropy(logits, targets):
         bad = targets[(targets < 0) | (targets >= classes)][0]
         raise ValueError(f"target {bad} is out of range for {classes} classes: ids must be in [0, {classes - 1}]")
     rows = np.arange(n)
-    # TODO: log_probs = stable log-softmax of logits.data over axis 1; loss = mean of -log_probs
-    # at the targets.
+    # log_probs: log-softmax of each row, stabilized by subtracting the row maximum
     ### BEGIN SOLUTION
     shifted = logits.data - logits.data.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -858,7 +830,7 @@ def cross_entropy(logits, targets):
     out = Tensor(loss, _children=(logits,), _op="cross_entropy")
 
     def _backward():
-        # TODO: send out.grad * (softmax - one_hot(targets)) / N to logits.
+        # dL/dlogits = (softmax - one_hot(targets)) / N, times out.grad
         ### BEGIN SOLUTION
         grad = np.exp(log_probs)
         grad[rows, targets] -= 1.0
