@@ -1,0 +1,33 @@
+# Every target calls the course tool; see README.md and solutions/README.md.
+PYTHON := .venv/bin/python
+SETUP := .venv/.installed
+
+.PHONY: course test check export release book bench clean
+
+course: $(SETUP)
+	$(PYTHON) -m coursekit course
+
+test: $(SETUP)
+	$(PYTHON) -m pytest
+
+check: $(SETUP)
+	$(PYTHON) -m coursekit check
+
+export: $(SETUP)
+	$(PYTHON) -m coursekit export
+
+release: $(SETUP)
+	$(PYTHON) -m coursekit release
+
+book: $(SETUP)
+	$(PYTHON) -m coursekit book
+
+bench: $(SETUP)
+	for script in benchmarks/*.py; do case $$script in */__init__.py) ;; *) $(PYTHON) $$script || exit 1;; esac; done
+
+clean:
+	rm -rf _build .jupyter_cache autograder/source autograder/release autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db
+
+$(SETUP): pyproject.toml
+	python3 -m venv .venv && $(PYTHON) -m pip install -q --upgrade pip && $(PYTHON) -m pip install -q -e ".[course,dev]"
+	touch $(SETUP)

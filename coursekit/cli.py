@@ -1,0 +1,63 @@
+"""The command line behind the Makefile: `python -m coursekit <command>`."""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from . import book, export, release
+from .sources import ROOT, CourseError, solution_notebooks
+
+GENERATED = ["tinytorch_lite", "notebooks"]
+
+
+def cmd_export(args) -> None:
+    paths = export.export(solution_notebooks())
+    print(f"exported {len(paths)} modules: " + ", ".join(p.relative_to(ROOT).as_posix() for p in paths))
+
+
+def cmd_release(args) -> None:
+    paths = release.release(solution_notebooks())
+    print(f"released {len(paths)} student notebooks into notebooks/")
+
+
+def cmd_check(args) -> None:
+    cmd_export(args)
+    cmd_release(args)
+    status = subprocess.run(["git", "status", "--porcelain", "--", *GENERATED], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout
+    if status:
+        sys.exit("generated files are not in sync with solutions/ (run `make export release` and commit):\n"
+                 + status + subprocess.run(["git", "diff", "--stat", "--", *GENERATED], cwd=ROOT,
+                                           capture_output=True, text=True).stdout)
+    print("tinytorch_lite/ and notebooks/ are in sync with solutions/")
+
+
+def cmd_book(args) -> None:
+    start = time.perf_counter()
+    index = book.build(all_pages=args.all)
+    print(f"built the website in {time.perf_counter() - start:.1f} s; open {index}")
+
+
+def cmd_course(args) -> None:
+    cmd_export(args)
+    cmd_release(args)
+    cmd_book(args)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m coursekit", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("export", help="compile tinytorch_lite/ from solutions/").set_defaults(run=cmd_export)
+    commands.add_parser("release", help="validate solutions/ and write notebooks/").set_defaults(run=cmd_release)
+    commands.add_parser("check", help="regenerate and fail if anything changed").set_defaults(run=cmd_check)
+    for name, run in (("book", cmd_book), ("course", cmd_course)):
+        sub = commands.add_parser(name, help="build the website" if name == "book" else "export, release, build")
+        sub.add_argument("--all", action="store_true", help="rebuild every page, not just changed ones")
+        sub.set_defaults(run=run)
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except CourseError as error:
+        sys.exit(f"error: {error}")

@@ -1,0 +1,1 @@
+"""Core modules, one per course module: tensor, tokenization, embeddings, embedding_systems."""
