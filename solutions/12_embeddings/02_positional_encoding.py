@@ -1,0 +1,790 @@
+# %% [markdown]
+# # Module 12, part 2: Position information
+#
+# Part 1 turned token ids into vectors: row `token_ids[t]` of a learnable table. That lookup knows
+# *what* each token is, but not *where* it is. This part gives a model a sense of order, in the four
+# ways that real language models do it, and then measures, in a small experiment, what each of them
+# can and cannot do when a sequence is longer than anything seen in training.
+#
+# You will write the ideas, not the plumbing:
+#
+# 1. the sinusoidal table of the original Transformer (Vaswani et al. 2017);
+# 2. adding it to a batch of token embeddings;
+# 3. the gradient of a **learned** position table (GPT-2, BERT);
+# 4. the rotation of **rotary** position embeddings (Su et al. 2021; Llama, Gemma);
+# 5. the head slopes of **ALiBi** (Press et al. 2022).
+#
+# Input checks, error messages and the experiment are given. Everything marked for export is
+# compiled into `tinytorch_lite.core.embeddings`, next to the `Embedding` of part 1.
+
+# %%
+#| default_exp core.embeddings
+
+# %%
+#| export
+import math
+
+import numpy as np
+
+from tinytorch_lite.core.tensor import Tensor
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+
+from tinytorch_lite.core.embeddings import Embedding
+from tinytorch_lite.core.tensor import cross_entropy
+
+# %% [markdown]
+# ## 1. Why order matters
+#
+# "dog bites man" and "man bites dog" contain the same three tokens. After the lookup of part 1 they
+# are the same three vectors, in a different order. The first layers of a transformer that read those
+# vectors, attention in particular, treat their input as a *set*: each output is a weighted sum over
+# all positions, and permuting the inputs only permutes the outputs. Any summary of the sequence, such
+# as the mean vector, cannot tell the two sentences apart:
+
+# %%
+words = {"dog": 0, "bites": 1, "man": 2}
+demo_embedding = Embedding(vocab_size=3, embedding_dim=4, rng=0)
+sentence_a = demo_embedding([words[w] for w in "dog bites man".split()]).data
+sentence_b = demo_embedding([words[w] for w in "man bites dog".split()]).data
+print("mean vector, 'dog bites man':", np.round(sentence_a.mean(axis=0), 3))
+print("mean vector, 'man bites dog':", np.round(sentence_b.mean(axis=0), 3))
+print("identical:", np.allclose(sentence_a.mean(axis=0), sentence_b.mean(axis=0)))
+
+# %% [markdown]
+# The remedy is to make the vector at position $p$ depend on $p$. There are two families:
+#
+# | family | idea | used by |
+# |---|---|---|
+# | absolute | add a vector $\mathrm{PE}(p)$ to the token embedding at position $p$ | Transformer (sinusoidal), GPT-2, GPT-3, BERT (learned) |
+# | relative | change how attention compares positions $m$ and $n$, so that only $n - m$ matters | Llama, Gemma (rotary), BLOOM (ALiBi), T5 (learned bias) |
+#
+# We start with the absolute ones.
+#
+# ## 2. The sinusoidal table
+#
+# Vaswani et al. (2017, section 3.5) fill a table with sines and cosines of geometrically spaced
+# frequencies. For position $p$ and pair index $i = 0, 1, \dots, d/2 - 1$ of an embedding of width $d$:
+#
+# $$\mathrm{PE}[p, 2i] = \sin\left(\frac{p}{b^{2i/d}}\right), \qquad
+#   \mathrm{PE}[p, 2i+1] = \cos\left(\frac{p}{b^{2i/d}}\right), \qquad b = 10000.$$
+#
+# Three ways to look at it:
+#
+# - **Clocks at different speeds.** Pair $i$ is a point on the unit circle that turns by the angle
+#   $\omega_i = b^{-2i/d}$ per position. The first pair turns by one radian per step (wavelength
+#   $2\pi$), the last by about $1/b$ radian (wavelength close to $2\pi b$). Every position gets a
+#   different combination of hands.
+# - **A binary counter, made smooth.** When you count in binary the lowest bit flips every step, the
+#   next one every two steps, and so on. The sinusoidal dimensions do the same with smooth waves:
+#   the first columns change fast, the last ones slowly.
+# - **Offsets are rotations.** Because $\sin(a + b)$ and $\cos(a + b)$ are linear in $\sin a$ and
+#   $\cos a$, moving $k$ positions ahead rotates every pair by the fixed angle $k\,\omega_i$:
+#
+# $$\begin{pmatrix} \mathrm{PE}[p+k, 2i] \\ \mathrm{PE}[p+k, 2i+1] \end{pmatrix}
+#   = \begin{pmatrix} \cos k\omega_i & \sin k\omega_i \\ -\sin k\omega_i & \cos k\omega_i \end{pmatrix}
+#     \begin{pmatrix} \mathrm{PE}[p, 2i] \\ \mathrm{PE}[p, 2i+1] \end{pmatrix}.$$
+#
+#   The matrix depends on $k$ only, not on $p$, so a layer can learn "look $k$ tokens back" with one
+#   linear map. It also means $\mathrm{PE}(p) \cdot \mathrm{PE}(p+k) = \sum_i \cos(k\omega_i)$:
+#   the similarity of two positions depends only on their distance.
+#
+# **Odd widths.** With $d$ odd the sines get one column more than the cosines: column $d-1$ is
+# $\sin(p\,\omega_{(d-1)/2})$, as if a table of width $d+1$ had lost its last column.
+#
+# **Precision.** The angle $p\,\omega_i$ reaches thousands of radians, where float32 numbers are about
+# $10^{-3}$ apart, so computing the angles in float32 gives visibly wrong values at large $p$. We
+# compute in float64 and cast the finished table to the requested dtype; section 2.1 measures both.
+#
+# **Your task:** fill in the angles and the two interleaved column sets. `positions` and `pair_index`
+# are prepared for you; use broadcasting, no Python loop.
+
+# %% nbgrader={"grade": false, "grade_id": "positional_helpers", "locked": false, "schema_version": 3, "solution": false}
+#| export
+def _check_size(name, value, minimum=1):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def _check_sequence(x, embedding_dim, max_seq_length, owner):
+    """Return x as a floating Tensor of shape (T, D) or (B, T, D), and T; raise a clear error otherwise."""
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            f"{owner} expects embeddings of shape (seq_len, embedding_dim) or "
+            f"(batch, seq_len, embedding_dim), got shape {x.shape}; a single vector needs a "
+            "sequence axis: x.reshape(1, -1)")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(
+            f"{owner} adds position information to embeddings (floats), got dtype {x.dtype}; "
+            "look token ids up with an Embedding first")
+    if x.shape[-1] != embedding_dim:
+        raise ValueError(
+            f"{owner} was built for embedding_dim={embedding_dim}, but the input's last "
+            f"dimension is {x.shape[-1]} (shape {x.shape})")
+    seq_len = x.shape[-2]
+    if seq_len > max_seq_length:
+        raise ValueError(
+            f"{owner}: the sequence has {seq_len} positions but max_seq_length={max_seq_length}; "
+            f"build it with max_seq_length >= {seq_len}, or split the input into chunks of at "
+            f"most {max_seq_length} positions")
+    return x, seq_len
+
+# %% nbgrader={"grade": false, "grade_id": "sinusoidal_table", "locked": false, "schema_version": 3, "solution": true}
+#| export
+def sinusoidal_table(max_seq_length, embedding_dim, base=10000.0, dtype=np.float32):
+    """The sinusoidal position table of Vaswani et al. (2017), shape (max_seq_length, embedding_dim).
+
+    PE[p, 2i] = sin(p / base**(2i/d)) and PE[p, 2i+1] = cos(p / base**(2i/d)), d = embedding_dim.
+    For odd d the last column is a sine (the table of width d + 1 without its last column).
+    Angles are computed in float64 and the table is cast to `dtype` at the end: float32 angle
+    math is ~8x faster but loses ~1e-3 at large positions (see section 2.1).
+    """
+    max_seq_length = _check_size("max_seq_length", max_seq_length)
+    embedding_dim = _check_size("embedding_dim", embedding_dim)
+    if not base > 1:
+        raise ValueError(f"base must be greater than 1, got {base}")
+    positions = np.arange(max_seq_length, dtype=np.float64)[:, None]  # (T, 1)
+    pair_index = np.arange(0, embedding_dim, 2, dtype=np.float64)     # 2i, shape (ceil(d/2),)
+    table = np.empty((max_seq_length, embedding_dim), dtype=np.float64)
+    ### BEGIN SOLUTION
+    angles = positions / base ** (pair_index / embedding_dim)         # (T, ceil(d/2))
+    table[:, 0::2] = np.sin(angles)
+    table[:, 1::2] = np.cos(angles[:, : embedding_dim // 2])
+    ### END SOLUTION
+    return table.astype(dtype)
+
+# %% [markdown]
+# The first test checks the first rows by hand: at $p = 0$ every sine is 0 and every cosine 1; at
+# $p = 1$ the first pair is $(\sin 1, \cos 1)$.
+
+# %% nbgrader={"grade": true, "grade_id": "test_sinusoidal_table_values", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+"""Check that sinusoidal_table has the right shape, dtype and values (Vaswani et al. 2017)."""
+table = sinusoidal_table(8, 6)
+assert table.shape == (8, 6), f"expected shape (max_seq_length, embedding_dim) = (8, 6), got {table.shape}"
+assert table.dtype == np.float32, f"expected float32 by default, got {table.dtype}; cast at the end with .astype(dtype)"
+assert np.allclose(table[0], [0, 1, 0, 1, 0, 1]), f"row 0 must be sin(0)=0 in even columns and cos(0)=1 in odd columns, got {table[0]}"
+assert np.isclose(table[1, 0], np.sin(1.0)) and np.isclose(table[1, 1], np.cos(1.0)), (
+    f"PE[1, 0:2] should be (sin 1, cos 1) = ({np.sin(1.0):.4f}, {np.cos(1.0):.4f}), got {table[1, :2]}; "
+    "hint: even columns take the sine, odd columns the cosine")
+expected = np.sin(3 / 10000 ** (2 / 6))
+assert np.isclose(table[3, 2], expected, atol=1e-6), (
+    f"PE[3, 2] should be sin(3 / 10000**(2/6)) = {expected:.6f}, got {table[3, 2]:.6f}; "
+    "hint: column 2i uses the exponent 2i/d, not i/d")
+### BEGIN HIDDEN TESTS
+def _reference_table(n, d, base=10000.0):
+    ref = np.zeros((n, d))
+    for p in range(n):
+        for j in range(d):
+            i2 = j - j % 2
+            angle = p / base ** (i2 / d)
+            ref[p, j] = np.sin(angle) if j % 2 == 0 else np.cos(angle)
+    return ref
+
+for n, d, base in [(50, 16, 10000.0), (20, 7, 10000.0), (30, 10, 500000.0), (5, 1, 10000.0)]:
+    got = sinusoidal_table(n, d, base=base, dtype=np.float64)
+    assert got.shape == (n, d), f"shape for ({n}, {d}): expected {(n, d)}, got {got.shape}"
+    err = np.abs(got - _reference_table(n, d, base)).max()
+    assert err < 1e-12, f"values for max_seq_length={n}, embedding_dim={d}, base={base} differ from the formula by {err:.2e}"
+big = sinusoidal_table(2048, 64)
+assert np.abs(big.astype(np.float64) - _reference_table(2048, 64)).max() < 1e-6, "large positions must be accurate to float32 rounding: compute the angles in float64"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The second test checks the property that makes the table useful: an offset of $k$ positions is
+# one fixed rotation per pair, whatever $p$ is.
+
+# %% nbgrader={"grade": true, "grade_id": "test_sinusoidal_offset_rotation", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+"""Check that PE(p + k) is PE(p) with pair i rotated by the angle k * base**(-2i/d)."""
+d, k = 8, 3
+table = sinusoidal_table(40, d, dtype=np.float64)
+omega = 10000.0 ** (-np.arange(0, d, 2) / d)
+for p in (0, 5, 20):
+    s, c = table[p, 0::2], table[p, 1::2]
+    rotated_s = np.cos(k * omega) * s + np.sin(k * omega) * c
+    rotated_c = -np.sin(k * omega) * s + np.cos(k * omega) * c
+    assert np.allclose(table[p + k, 0::2], rotated_s) and np.allclose(table[p + k, 1::2], rotated_c), (
+        f"PE({p + k}) should be PE({p}) rotated pairwise by k * omega_i with k = {k}; "
+        f"got {table[p + k]}, expected the rotation to give sines {rotated_s} and cosines {rotated_c}")
+### BEGIN HIDDEN TESTS
+dots = table @ table.T
+for offset in (1, 4, 9):
+    along = np.diagonal(dots, offset)
+    expected = np.cos(offset * omega).sum()
+    assert np.allclose(along, expected), f"PE(p) . PE(p + {offset}) must equal sum_i cos({offset} omega_i) = {expected:.4f} for every p, got {along[:4]}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### 2.1 Float32 or float64 angles?
+#
+# The table is built once per model, so its cost matters less than its accuracy. Measured here:
+
+# %%
+def sinusoidal_float32_math(max_seq_length, embedding_dim, base=10000.0):
+    positions = np.arange(max_seq_length, dtype=np.float32)[:, None]
+    angles = positions / np.float32(base) ** (np.arange(0, embedding_dim, 2, dtype=np.float32) / embedding_dim)
+    table = np.empty((max_seq_length, embedding_dim), dtype=np.float32)
+    table[:, 0::2], table[:, 1::2] = np.sin(angles), np.cos(angles)
+    return table
+
+
+def best_time(fn, repeats=5):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+exact = sinusoidal_table(4096, 512, dtype=np.float64)
+float32_error = np.abs(sinusoidal_float32_math(4096, 512) - exact).max()
+float64_error = np.abs(sinusoidal_table(4096, 512) - exact).max()
+time_float32 = best_time(lambda: sinusoidal_float32_math(4096, 512))
+time_float64 = best_time(lambda: sinusoidal_table(4096, 512))
+print(f"4096 x 512 table: float32 angles {time_float32 * 1e3:.1f} ms, max error {float32_error:.1e}; "
+      f"float64 angles then cast {time_float64 * 1e3:.1f} ms, max error {float64_error:.1e}")
+print(f"float64 angles cost {time_float64 / time_float32:.1f}x the time and are "
+      f"{float32_error / float64_error:.0f}x more accurate; the table is built once, so we keep float64")
+
+# %% [markdown]
+# ### 2.2 Pictures of the table
+#
+# Left: the whole table, one row per position. The first columns oscillate fast, the last ones
+# barely move. Middle: four columns against position; each pair has wavelength
+# $2\pi \cdot 10000^{2i/d}$. Right: the dot product $\mathrm{PE}(p) \cdot \mathrm{PE}(p + k)$ against
+# the offset $k$, from three starting positions: the curves lie on top of each other (distance is
+# all that matters), and similarity falls off with distance, though not monotonically.
+
+# %%
+figure_table = sinusoidal_table(128, 64)
+fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+image = axes[0].imshow(figure_table, aspect="auto", cmap="viridis", interpolation="nearest")
+axes[0].set(xlabel="dimension", ylabel="position", title="sinusoidal table, 128 positions x 64 dims")
+fig.colorbar(image, ax=axes[0])
+colors = ["#0072B2", "#E69F00", "#009E73", "#CC79A7"]
+for color, column in zip(colors, (0, 6, 20, 40)):
+    axes[1].plot(figure_table[:, column], color=color, label=f"dim {column}")
+axes[1].set(xlabel="position", ylabel="value", title="fast and slow dimensions")
+axes[1].legend(loc="lower left")
+for color, start in zip(colors, (0, 20, 50)):
+    offsets = np.arange(0, 64)
+    axes[2].plot(offsets, figure_table[start + offsets] @ figure_table[start], color=color, label=f"from p = {start}")
+axes[2].set(xlabel="offset k", ylabel="PE(p) . PE(p + k)", title="similarity depends on the offset only")
+axes[2].legend()
+fig.tight_layout()
+
+# %% [markdown]
+# ## 3. Adding the table: `PositionalEncoding`
+#
+# `PositionalEncoding(embedding_dim, max_seq_length=512)` builds the table once and adds its first
+# `T` rows to its input: a `(T, D)` sequence, or a `(B, T, D)` batch, where the same rows are added to
+# every sequence (broadcasting). It has no parameters: the gradient passes through to the token
+# embeddings unchanged, because $\partial(x + \mathrm{PE})/\partial x = 1$.
+#
+# A sequence longer than `max_seq_length` is an error, not a silent truncation: the message says both
+# lengths and what to do.
+#
+# **Your task:** the forward pass, one line with `Tensor` arithmetic, so that the gradient flows.
+
+# %% nbgrader={"grade": false, "grade_id": "positional_encoding_class", "locked": false, "schema_version": 3, "solution": true}
+#| export
+class PositionalEncoding:
+    """Adds the fixed sinusoidal table to embeddings of shape (T, D) or (B, T, D); no parameters."""
+
+    def __init__(self, embedding_dim, max_seq_length=512, base=10000.0):
+        self.embedding_dim = _check_size("embedding_dim", embedding_dim)
+        self.max_seq_length = _check_size("max_seq_length", max_seq_length)
+        self.base = base
+        self.table = sinusoidal_table(self.max_seq_length, self.embedding_dim, base)  # (max_seq_length, D)
+
+    def parameters(self):
+        return []
+
+    def forward(self, x):
+        """x: (T, D) or (B, T, D) Tensor -> x + PE[:T], same shape; the gradient reaches x."""
+        x, seq_len = _check_sequence(x, self.embedding_dim, self.max_seq_length, "PositionalEncoding")
+        ### BEGIN SOLUTION
+        return x + self.table[:seq_len]
+        ### END SOLUTION
+
+    __call__ = forward
+
+    def __repr__(self):
+        return (f"PositionalEncoding(embedding_dim={self.embedding_dim}, "
+                f"max_seq_length={self.max_seq_length}, base={self.base})")
+
+# %% nbgrader={"grade": true, "grade_id": "test_positional_encoding_forward", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+"""Check that PositionalEncoding adds PE[:T] to (T, D) and (B, T, D) inputs and passes the gradient through."""
+pe = PositionalEncoding(embedding_dim=4, max_seq_length=10)
+x = Tensor(np.ones((3, 4), dtype=np.float32), requires_grad=True)
+out = pe(x)
+assert isinstance(out, Tensor), f"forward must return a Tensor (use Tensor arithmetic), got {type(out).__name__}"
+assert out.shape == (3, 4), f"expected shape (3, 4), got {out.shape}"
+expected = 1 + sinusoidal_table(10, 4)[:3]
+assert np.allclose(out.data, expected), f"out should be x + PE[:3] =\n{expected}\ngot\n{out.data}\nhint: add the first T rows, once"
+out.sum().backward()
+assert x.grad is not None and np.allclose(x.grad, 1), f"d(sum of x + PE)/dx is all ones, got {x.grad}; build the output from x with Tensor arithmetic"
+batch = Tensor(np.zeros((2, 5, 4), dtype=np.float32))
+assert np.allclose(pe(batch).data, sinusoidal_table(10, 4)[:5]), "a (B, T, D) batch gets the same rows PE[:T] added to every sequence"
+### BEGIN HIDDEN TESTS
+seed_pe = PositionalEncoding(embedding_dim=256, max_seq_length=512)
+tokens = Embedding(vocab_size=50, embedding_dim=256, rng=1)(np.arange(12) % 50)
+seed_out = seed_pe(tokens)
+assert seed_out.shape == (12, 256), f"the seed example should give (12, 256), got {seed_out.shape}"
+assert np.allclose(seed_out.data - tokens.data, sinusoidal_table(512, 256)[:12], atol=1e-6), "the seed example must add PE[:12]"
+x3 = Tensor(np.random.default_rng(0).standard_normal((3, 7, 4)), requires_grad=True)
+pe(x3).backward(np.arange(84, dtype=np.float64).reshape(3, 7, 4))
+assert np.allclose(x3.grad, np.arange(84).reshape(3, 7, 4)), "the gradient must pass through unchanged for a batch"
+full = pe(Tensor(np.zeros((10, 4), dtype=np.float32)))
+assert np.allclose(full.data, pe.table), "T = max_seq_length must work and use every row"
+assert pe.parameters() == [], "PositionalEncoding has no parameters"
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "test_positional_encoding_bad_input", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+"""Check that PositionalEncoding rejects sequences that are too long, the wrong width or the wrong rank."""
+pe = PositionalEncoding(embedding_dim=4, max_seq_length=6)
+assert np.allclose(pe(Tensor(np.zeros((6, 4), dtype=np.float32))).data, pe.table), "a sequence of exactly max_seq_length positions must work"
+for bad, words in [(np.zeros((7, 4)), "max_seq_length=6"), (np.zeros((3, 5)), "embedding_dim=4"), (np.zeros(4), "shape")]:
+    try:
+        pe(Tensor(bad, dtype=np.float32))
+    except ValueError as error:
+        assert words in str(error), f"the error for shape {bad.shape} should mention {words!r}, got: {error}"
+    else:
+        raise AssertionError(f"an input of shape {bad.shape} should raise ValueError")
+### BEGIN HIDDEN TESTS
+try:
+    pe(Tensor(np.zeros((2, 3, 4, 4), dtype=np.float32)))
+except ValueError:
+    pass
+else:
+    raise AssertionError("a 4-D input should raise ValueError")
+try:
+    pe(Tensor(np.zeros((3, 4), dtype=np.int64)))
+except TypeError:
+    pass
+else:
+    raise AssertionError("integer input (token ids) should raise TypeError")
+for bad_args in [dict(embedding_dim=0), dict(embedding_dim=4, max_seq_length=0), dict(embedding_dim=4.0)]:
+    try:
+        PositionalEncoding(**bad_args)
+    except (ValueError, TypeError):
+        pass
+    else:
+        raise AssertionError(f"PositionalEncoding({bad_args}) should raise")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4. Learned position tables and their wall
+#
+# GPT-2, GPT-3 and BERT do not use a formula: position $p$ simply has its own learnable row, exactly
+# like a token in part 1. GPT-2 initialises that table with small normal values (standard deviation
+# 0.01, `wpe` in `openai/gpt-2`, `src/model.py`) and has 1,024 rows; BERT has 512.
+#
+# Two consequences:
+#
+# - **The gradient of a row is a sum over the batch.** Row $p$ is added to position $p$ of *every*
+#   sequence in the batch, just as a repeated token id in part 1 used the same row several times.
+#   For output gradient $G$ of shape $(B, T, D)$:
+#   $\;\partial L / \partial W[p] = \sum_b G[b, p]\;$ for $p < T$, and zero for the rows not used.
+# - **The wall.** A table with `max_seq_length` rows has nothing to say about position
+#   `max_seq_length`; and rows beyond the longest training sequence never receive a gradient, so
+#   they keep their random initial values. The experiment in section 7 shows what that does.
+#
+# The forward pass below adds the rows with numpy and registers its own backward closure, the
+# extension point of the `Tensor` (see its docstring), so that you write the gradient yourself.
+#
+# **Your task:** the gradient of the table, `grad_table`, inside `_backward`.
+
+# %% nbgrader={"grade": false, "grade_id": "learned_positional_class", "locked": false, "schema_version": 3, "solution": true}
+#| export
+class LearnedPositionalEmbedding:
+    """A trainable position table (max_seq_length, D) added to embeddings of shape (T, D) or (B, T, D).
+
+    Initialised N(0, std**2) with std = 0.01, as GPT-2 does for its position table.
+    """
+
+    def __init__(self, max_seq_length, embedding_dim, std=0.01, rng=None):
+        self.max_seq_length = _check_size("max_seq_length", max_seq_length)
+        self.embedding_dim = _check_size("embedding_dim", embedding_dim)
+        rng = np.random.default_rng(rng)
+        values = std * rng.standard_normal((self.max_seq_length, self.embedding_dim))
+        self.weight = Tensor(values.astype(np.float32), requires_grad=True)
+
+    def parameters(self):
+        return [self.weight]
+
+    def forward(self, x):
+        """x: (T, D) or (B, T, D) Tensor -> x + weight[:T]; gradients reach x and weight."""
+        x, seq_len = _check_sequence(x, self.embedding_dim, self.max_seq_length, "LearnedPositionalEmbedding")
+        out = Tensor(x.data + self.weight.data[:seq_len], _children=(x, self.weight), _op="learned_position")
+
+        def _backward():
+            x._accumulate_grad(out.grad)
+            grad_table = np.zeros_like(self.weight.data)                     # (max_seq_length, D)
+            ### BEGIN SOLUTION
+            grad_table[:seq_len] = out.grad.reshape(-1, seq_len, self.embedding_dim).sum(axis=0)
+            ### END SOLUTION
+            self.weight._accumulate_grad(grad_table)
+
+        out._backward = _backward
+        return out
+
+    __call__ = forward
+
+    def __repr__(self):
+        return f"LearnedPositionalEmbedding(max_seq_length={self.max_seq_length}, embedding_dim={self.embedding_dim})"
+
+# %% nbgrader={"grade": true, "grade_id": "test_learned_positional_gradient", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+"""Check that the learned table's gradient is the batch sum of the output gradient, in rows :T only."""
+learned = LearnedPositionalEmbedding(max_seq_length=5, embedding_dim=2, rng=0)
+x = Tensor(np.zeros((3, 2, 2), dtype=np.float32), requires_grad=True)
+out = learned(x)
+assert np.allclose(out.data, learned.weight.data[:2]), f"forward should add rows 0 and 1 of the table to every sequence, got {out.data}"
+grad_output = np.arange(12, dtype=np.float32).reshape(3, 2, 2)
+out.backward(grad_output)
+assert learned.weight.grad is not None, "the table received no gradient: pass grad_table to self.weight._accumulate_grad"
+expected = np.zeros((5, 2), dtype=np.float32)
+expected[:2] = grad_output.sum(axis=0)
+assert np.allclose(learned.weight.grad, expected), (
+    f"weight.grad should be the sum over the batch in rows 0..T-1 and zero below:\n{expected}\ngot\n{learned.weight.grad}\n"
+    "hint: every sequence in the batch uses the same rows, so their gradients add up")
+assert np.allclose(x.grad, grad_output), "the input's gradient is the output gradient unchanged"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(3)
+table = LearnedPositionalEmbedding(6, 3, rng=1)
+table.weight = Tensor(rng.standard_normal((6, 3)), requires_grad=True)
+inputs = Tensor(rng.standard_normal((4, 5, 3)), requires_grad=True)
+weights = rng.standard_normal((4, 5, 3))
+(table(inputs) * table(inputs) * weights).sum().backward()
+
+def loss_of_table(values):
+    return float(((inputs.data + values[:5]) ** 2 * weights).sum())
+
+numeric = np.zeros((6, 3))
+for index in np.ndindex(6, 3):
+    step = np.zeros((6, 3))
+    step[index] = 1e-6
+    numeric[index] = (loss_of_table(table.weight.data + step) - loss_of_table(table.weight.data - step)) / 2e-6
+assert np.allclose(table.weight.grad, numeric, atol=1e-5), f"weight.grad differs from finite differences:\n{table.weight.grad}\nvs\n{numeric}"
+single = LearnedPositionalEmbedding(4, 2, rng=2)
+one = single(Tensor(np.zeros((3, 2), dtype=np.float32)))
+one.backward(np.ones((3, 2), dtype=np.float32))
+assert np.allclose(single.weight.grad, [[1, 1], [1, 1], [1, 1], [0, 0]]), f"a (T, D) input (no batch axis) gives grad 1 in rows :T, got {single.weight.grad}"
+try:
+    single(Tensor(np.zeros((5, 2), dtype=np.float32)))
+except ValueError as error:
+    assert "max_seq_length=4" in str(error), f"the wall error should name max_seq_length=4, got: {error}"
+else:
+    raise AssertionError("a sequence longer than max_seq_length must raise ValueError")
+init = LearnedPositionalEmbedding(1024, 64, rng=0).weight.data
+assert 0.008 < init.std() < 0.012 and init.dtype == np.float32, f"init should be float32 N(0, 0.01^2), got std {init.std():.4f}, dtype {init.dtype}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 5. Rotary position embeddings
+#
+# Absolute schemes put position into the token vectors and hope attention works out distances.
+# Rotary embeddings (RoPE, Su et al. 2021) put *relative* position directly into attention. Split a
+# query or key vector of width $d$ (the head dimension) into $d/2$ pairs; at position $m$ rotate
+# pair $i$ by the angle $m\,\theta_i$, with $\theta_i = b^{-2i/d}$, the same frequencies as the
+# sinusoidal table:
+#
+# $$\begin{pmatrix} y_1 \\ y_2 \end{pmatrix}
+#   = \begin{pmatrix} \cos m\theta_i & -\sin m\theta_i \\ \sin m\theta_i & \cos m\theta_i \end{pmatrix}
+#     \begin{pmatrix} x_1 \\ x_2 \end{pmatrix}.$$
+#
+# Rotations compose, $R_m^\top R_n = R_{n-m}$, so the attention score of a query at $m$ and a key at
+# $n$ is
+#
+# $$\langle R_m q, R_n k \rangle = \langle q, R_{n-m}\, k \rangle,$$
+#
+# which depends on the positions only through $n - m$. Nothing is added to the token vectors, there
+# are no parameters, and any position can be rotated: there is no table with a last row. (Whether a
+# model trained on short sequences *uses* that well on long ones is a different question; section 7
+# measures it.)
+#
+# **Which coordinates form a pair?** Two conventions exist, and mixing them silently breaks a model:
+#
+# | `pairing` | pair $i$ | used by |
+# |---|---|---|
+# | `"adjacent"` (default) | $(x_{2i}, x_{2i+1})$ | the RoFormer paper, Meta's original Llama code |
+# | `"half"` | $(x_i, x_{i + d/2})$ (`rotate_half`) | Hugging Face Llama, GPT-NeoX |
+#
+# They are the same rotation applied to permuted coordinates: `half` on `x[..., perm]` equals
+# `adjacent` on `x`, permuted, with `perm = [0, 2, 4, ..., 1, 3, 5, ...]`. (That is why the Hugging
+# Face conversion script for Meta's Llama weights permutes the query and key projections.)
+#
+# The backward pass needs no new idea: a rotation by $\alpha$ is undone by the rotation by $-\alpha$,
+# and for an orthogonal map the gradient is sent back by the transpose, which is that inverse.
+#
+# **Your task:** the rotation of one set of pairs, `(x1, x2) -> (y1, y2)`, in `_rotate_pairs`.
+
+# %% nbgrader={"grade": false, "grade_id": "rotary_class", "locked": false, "schema_version": 3, "solution": true}
+#| export
+class RotaryEmbedding:
+    """Rotary position embedding (Su et al. 2021) for queries and keys of width head_dim.
+
+    `pairing="adjacent"` rotates the pairs (x[2i], x[2i+1]) as in the paper; `pairing="half"`
+    rotates (x[i], x[i + head_dim/2]) as `rotate_half` in Hugging Face Llama code. Pair i turns by
+    position * base**(-2i/head_dim). No parameters.
+    """
+
+    def __init__(self, head_dim, base=10000.0, pairing="adjacent"):
+        head_dim = _check_size("head_dim", head_dim, minimum=2)
+        if head_dim % 2:
+            raise ValueError(f"head_dim must be even, since rotary embeddings rotate pairs of coordinates; got {head_dim}")
+        if pairing not in ("adjacent", "half"):
+            raise ValueError(f"pairing must be 'adjacent' or 'half', got {pairing!r}")
+        self.head_dim, self.base, self.pairing = head_dim, base, pairing
+        self.inv_freq = base ** (-np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)  # (head_dim/2,)
+
+    def _rotate_pairs(self, x, angles):
+        """Rotate every pair of x (..., T, head_dim) by angles (T, head_dim/2); returns a new array."""
+        half = self.head_dim // 2
+        if self.pairing == "adjacent":
+            x1, x2 = x[..., 0::2], x[..., 1::2]
+        else:
+            x1, x2 = x[..., :half], x[..., half:]
+        cos, sin = np.cos(angles), np.sin(angles)
+        ### BEGIN SOLUTION
+        y1 = x1 * cos - x2 * sin
+        y2 = x1 * sin + x2 * cos
+        ### END SOLUTION
+        if self.pairing == "adjacent":
+            y = np.stack([y1, y2], axis=-1).reshape(y1.shape[:-1] + (self.head_dim,))
+        else:
+            y = np.concatenate([y1, y2], axis=-1)
+        return y.astype(x.dtype, copy=False)
+
+    def forward(self, x, positions=None):
+        """x: Tensor (..., T, head_dim); positions: T ints (default 0..T-1) -> rotated Tensor, same shape."""
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim < 2 or x.shape[-1] != self.head_dim:
+            raise ValueError(f"RotaryEmbedding expects shape (..., seq_len, head_dim={self.head_dim}), got {x.shape}")
+        seq_len = x.shape[-2]
+        positions = np.arange(seq_len) if positions is None else np.asarray(positions)
+        if positions.shape != (seq_len,):
+            raise ValueError(f"positions must have shape ({seq_len},), one per row of x, got {positions.shape}")
+        angles = positions[:, None].astype(np.float64) * self.inv_freq  # (T, head_dim/2)
+        out = Tensor(self._rotate_pairs(x.data, angles), _children=(x,), _op="rotary")
+
+        def _backward():
+            x._accumulate_grad(self._rotate_pairs(out.grad, -angles))
+
+        out._backward = _backward
+        return out
+
+    __call__ = forward
+
+    def __repr__(self):
+        return f"RotaryEmbedding(head_dim={self.head_dim}, base={self.base}, pairing={self.pairing!r})"
+
+# %% nbgrader={"grade": true, "grade_id": "test_rotary_rotation", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+"""Check that RotaryEmbedding rotates each pair counter-clockwise by position * theta_i."""
+rope = RotaryEmbedding(head_dim=4)
+x = Tensor(np.tile([1.0, 0.0, 0.0, 1.0], (3, 1)))
+y = rope(x).data
+theta = np.array([1.0, 0.01])
+for m in range(3):
+    expected = [np.cos(m * theta[0]), np.sin(m * theta[0]), -np.sin(m * theta[1]), np.cos(m * theta[1])]
+    assert np.allclose(y[m], expected, atol=1e-6), (
+        f"at position {m}, (1, 0) should turn into (cos, sin) of {m} * theta_0 and (0, 1) into (-sin, cos) of {m} * theta_1:\n"
+        f"expected {np.round(expected, 5)}, got {np.round(y[m], 5)}; hint: y1 = x1 cos - x2 sin, y2 = x1 sin + x2 cos")
+q = np.random.default_rng(0).standard_normal((6, 4))
+assert np.allclose(np.linalg.norm(rope(Tensor(q)).data, axis=-1), np.linalg.norm(q, axis=-1), atol=1e-5), "a rotation keeps every vector's length"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(5)
+for pairing in ("adjacent", "half"):
+    r = RotaryEmbedding(8, pairing=pairing)
+    q, k = rng.standard_normal(8), rng.standard_normal(8)
+    scores = {}
+    for m, n in [(0, 3), (5, 8), (40, 43), (2, 2), (17, 17)]:
+        rq = r(Tensor(q[None]), positions=[m]).data[0]
+        rk = r(Tensor(k[None]), positions=[n]).data[0]
+        scores.setdefault(n - m, []).append(rq @ rk)
+    for offset, values in scores.items():
+        assert np.allclose(values, values[0], atol=1e-9), f"<R_m q, R_n k> must depend only on n - m = {offset} ({pairing}), got {values}"
+perm = np.concatenate([np.arange(0, 8, 2), np.arange(1, 8, 2)])
+xs = rng.standard_normal((2, 5, 8))
+adjacent = RotaryEmbedding(8)(Tensor(xs)).data
+half = RotaryEmbedding(8, pairing="half")(Tensor(xs[..., perm])).data
+assert np.allclose(half, adjacent[..., perm]), "the two pairings must agree up to the permutation [0, 2, 4, 6, 1, 3, 5, 7]"
+xt = Tensor(rng.standard_normal((2, 5, 8)), requires_grad=True)
+g = rng.standard_normal((2, 5, 8))
+(RotaryEmbedding(8)(xt) * g).sum().backward()
+numeric = np.zeros(xt.shape)
+for index in np.ndindex(xt.shape):
+    step = np.zeros(xt.shape)
+    step[index] = 1e-6
+    plus = (RotaryEmbedding(8)(Tensor(xt.data + step)).data * g).sum()
+    minus = (RotaryEmbedding(8)(Tensor(xt.data - step)).data * g).sum()
+    numeric[index] = (plus - minus) / 2e-6
+assert np.allclose(xt.grad, numeric, atol=1e-5), "the gradient of the rotation differs from finite differences"
+try:
+    RotaryEmbedding(7)
+except ValueError as error:
+    assert "even" in str(error), f"the odd head_dim error should say it must be even, got: {error}"
+else:
+    raise AssertionError("RotaryEmbedding(7) must raise ValueError")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 6. ALiBi: a bias instead of an embedding
+#
+# ALiBi (Press et al. 2022, "Train Short, Test Long") adds no vector and rotates nothing. Each
+# attention head $h$ subtracts a penalty proportional to the distance from every score:
+#
+# $$\text{score}_h(i, j) = q_i \cdot k_j - m_h\,(i - j), \qquad j \le i,$$
+#
+# so far-away tokens are attended less, more so in heads with a large slope $m_h$. The slopes are a
+# geometric sequence that starts at $2^{-8/n}$ and has that same ratio, for $n$ heads: with 8 heads
+# $\tfrac12, \tfrac14, \dots, \tfrac1{256}$. When $n$ is not a power of two, the paper's code takes
+# the slopes of the nearest smaller power of two $2^a$, then every other slope of the sequence for
+# $2^{a+1}$ heads until it has $n$.
+#
+# `alibi_bias(num_heads, seq_len)` returns the array of $-m_h\,|i - j|$, shape
+# `(num_heads, seq_len, seq_len)`, to be added to the attention scores. For causal attention combine
+# it with the causal mask (the entries $j > i$ do not matter there).
+#
+# **Your task:** the slopes for a power-of-two number of heads.
+
+# %% nbgrader={"grade": false, "grade_id": "alibi_bias", "locked": false, "schema_version": 3, "solution": true}
+#| export
+def _alibi_slopes(num_heads):
+    if num_heads & (num_heads - 1):  # not a power of two: interleave from the next power (Press et al.)
+        lower = 2 ** int(math.log2(num_heads))
+        return np.concatenate([_alibi_slopes(lower), _alibi_slopes(2 * lower)[0::2][: num_heads - lower]])
+    ### BEGIN SOLUTION
+    start = 2.0 ** (-8.0 / num_heads)
+    return start ** np.arange(1, num_heads + 1)
+    ### END SOLUTION
+
+
+def alibi_bias(num_heads, seq_len):
+    """ALiBi attention bias (Press et al. 2022): array (num_heads, seq_len, seq_len) of -slope_h * |i - j|.
+
+    Slopes: geometric, starting at 2**(-8/num_heads) with that ratio (1/2 ... 1/256 for 8 heads).
+    """
+    num_heads = _check_size("num_heads", num_heads)
+    seq_len = _check_size("seq_len", seq_len, minimum=0)
+    distance = np.abs(np.arange(seq_len)[:, None] - np.arange(seq_len)[None, :])  # (T, T)
+    return -_alibi_slopes(num_heads)[:, None, None] * distance
+
+# %% nbgrader={"grade": true, "grade_id": "test_alibi_slopes", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+"""Check that alibi_bias uses the slopes of Press et al. (2022): 1/2, 1/4, ..., 1/256 for 8 heads."""
+bias = alibi_bias(8, 5)
+assert bias.shape == (8, 5, 5), f"expected shape (num_heads, seq_len, seq_len) = (8, 5, 5), got {bias.shape}"
+slopes = -bias[:, 1, 0]
+expected = 1 / 2.0 ** np.arange(1, 9)
+assert np.allclose(slopes, expected), f"8 heads need slopes 1/2, 1/4, ..., 1/256 (start 2**(-8/8)), got {slopes}"
+assert np.allclose(bias[2, 4], -expected[2] * np.array([4, 3, 2, 1, 0])), f"row i = 4 of head 2 should be -slope * (4 - j), got {bias[2, 4]}"
+### BEGIN HIDDEN TESTS
+assert np.allclose(-alibi_bias(16, 2)[:, 1, 0], 2.0 ** (-0.5 * np.arange(1, 17))), "16 heads: slopes 2**-0.5, 2**-1, ..., 2**-8"
+assert np.allclose(-alibi_bias(1, 2)[:, 1, 0], [2.0 ** -8]), "1 head: slope 2**-8"
+paper_12 = np.concatenate([2.0 ** -np.arange(1, 9), [2 ** -0.5, 2 ** -1.5, 2 ** -2.5, 2 ** -3.5]])
+assert np.allclose(-alibi_bias(12, 2)[:, 1, 0], paper_12), f"12 heads: the 8-head slopes, then every other 16-head slope: {paper_12}"
+assert np.allclose(alibi_bias(4, 6), alibi_bias(4, 6).transpose(0, 2, 1)), "the bias is symmetric in i and j"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 7. Everything together: `EmbeddingLayer`
+#
+# The seed's whole pipeline in one object: token ids `(T,)` or `(B, T)` go through the `Embedding`
+# of part 1, are optionally multiplied by $\sqrt{d}$ (`scale=True`, as in Vaswani et al., so that
+# token vectors initialised small are not drowned by the position signal), and get position
+# information of the chosen kind. Rotary and ALiBi act inside attention, so they are not modes here.
+
+# %%
+#| export
+class EmbeddingLayer:
+    """Token ids (T,) or (B, T) -> position-aware embeddings (T, D) or (B, T, D).
+
+    positional: "sinusoidal" (fixed table), "learned" (trainable table) or "none".
+    """
+
+    def __init__(self, vocab_size, embedding_dim, max_seq_length=512, positional="sinusoidal", scale=False, rng=None):
+        modes = ("sinusoidal", "learned", "none")
+        if positional not in modes:
+            raise ValueError(f"unknown positional mode {positional!r}; choose one of {', '.join(map(repr, modes))}")
+        rng = np.random.default_rng(rng)
+        self.embedding_dim, self.positional, self.scale = embedding_dim, positional, scale
+        self.token_embedding = Embedding(vocab_size, embedding_dim, rng=rng)
+        self.position = None
+        if positional == "sinusoidal":
+            self.position = PositionalEncoding(embedding_dim, max_seq_length)
+        elif positional == "learned":
+            self.position = LearnedPositionalEmbedding(max_seq_length, embedding_dim, rng=rng)
+
+    def parameters(self):
+        return self.token_embedding.parameters() + (self.position.parameters() if self.position else [])
+
+    def forward(self, token_ids):
+        h = self.token_embedding(token_ids)  # (*, T) -> (*, T, D)
+        if self.scale:
+            h = h * math.sqrt(self.embedding_dim)
+        return h if self.position is None else self.position(h)
+
+    __call__ = forward
+
+    def __repr__(self):
+        return f"EmbeddingLayer({self.token_embedding!r}, positional={self.positional!r}, scale={self.scale})"
+
+# %% [markdown]
+# The seed's example: the `(12, 256)` embeddings of "Hello world!" get their positions. (In a later
+# module you would start with `from tinytorch_lite.core.embeddings import Embedding,
+# PositionalEncoding`; here we use the classes defined above.)
+
+# %%
+from tinytorch_lite.core.tokenization import CharTokenizer
+
+tokenizer = CharTokenizer()
+embedding = Embedding(vocab_size=tokenizer.vocab_size, embedding_dim=256)
+pos_encoding = PositionalEncoding(embedding_dim=256, max_seq_length=512)
+tokens = tokenizer.encode("Hello world!")
+embeddings = embedding(tokens)
+pos_embeddings = pos_encoding(embeddings)
+print(embeddings.shape, "->", pos_embeddings.shape)
+
+# %% nbgrader={"grade": true, "grade_id": "test_embedding_layer_modes", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+"""Check that EmbeddingLayer combines the lookup with each kind of position information."""
+layer = EmbeddingLayer(vocab_size=10, embedding_dim=6, max_seq_length=8, positional="sinusoidal", rng=0)
+ids = np.array([[1, 2, 3], [3, 2, 1]])
+out = layer(ids)
+assert out.shape == (2, 3, 6), f"(B, T) ids should give (B, T, D) = (2, 3, 6), got {out.shape}"
+tokens_only = layer.token_embedding(ids).data
+assert np.allclose(out.data - tokens_only, sinusoidal_table(8, 6)[:3], atol=1e-6), "sinusoidal mode adds PE[:T] to the token vectors"
+learned_layer = EmbeddingLayer(10, 6, 8, positional="learned", rng=0)
+out = learned_layer(ids)
+out.sum().backward()
+table_grad = learned_layer.position.weight.grad
+assert table_grad is not None and np.allclose(table_grad[:3], 2) and np.allclose(table_grad[3:], 0), (
+    f"learned mode: with a batch of 2 and an all-ones output gradient, rows 0..2 of the table get gradient 2, the rest 0; got {table_grad}")
+assert len(learned_layer.parameters()) == 2, "learned mode has two parameters: the token table and the position table"
+### BEGIN HIDDEN TESTS
+plain = EmbeddingLayer(10, 6, 8, positional="none", rng=0)
+assert np.allclose(plain(ids).data, plain.token_embedding(ids).data), "mode 'none' returns the token vectors unchanged"
+scaled = EmbeddingLayer(10, 4, 8, positional="sinusoidal", scale=True, rng=0)
+expected = scaled.token_embedding([5, 6]).data * 2.0 + sinusoidal_table(8, 4)[:2]
+assert np.allclose(scaled([5, 6]).data, expected, atol=1e-5), "scale=True multiplies the token vectors by sqrt(embedding_dim) before adding positions"
+try:
+    EmbeddingLayer(10, 4, 8, positional="rotary")
+except ValueError as error:
+    assert "'learned'" in str(error), f"the unknown-mode error should list the modes, got: {error}"
+else:
+    raise AssertionError("an unknown positional mode must raise ValueError")
+try:
+    EmbeddingLayer(10, 4, 4)(np.zeros(5, dtype=np.int64))
+except ValueError:
+    pass
+else:
+    raise AssertionError("5 ids with max_seq_length=4 must raise ValueError")
+### END HIDDEN TESTS
