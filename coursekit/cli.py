@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import subprocess
 import sys
 import time
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_argument("--all", action="store_true", help="rebuild every page, not just changed ones")
         sub.set_defaults(run=run)
     args = parser.parse_args(argv)
+    logging.basicConfig(format="%(message)s")
+    logging.getLogger("traitlets").setLevel(logging.WARNING)  # nbgrader logs every file at INFO
     try:
         args.run(args)
     except CourseError as error:

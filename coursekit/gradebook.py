@@ -30,7 +30,9 @@ def nbgrader_config(course_dir: Path = COURSE_DIR, url: str | None = None) -> Co
     config.Execute.timeout = CELL_TIMEOUT_SECONDS
     config.Execute.interrupt_on_timeout = True
     config.ClearSolutions.code_stub = {"python": STUB}
+    config.NbGraderAPI.log_level = "WARN"
     config.Exchange.root = str(Path(course_dir).resolve() / "exchange")
+    (Path(course_dir) / "exchange").mkdir(parents=True, exist_ok=True)
     return config
 
 
