@@ -83,6 +83,7 @@ def release(notebooks: list[SolutionNotebook], course_dir: Path = gradebook.COUR
     validate(notebooks)
     write_sources(notebooks, course_dir)
     api = gradebook.api(course_dir)
+    shutil.rmtree(Path(course_dir) / "release", ignore_errors=True)
     for assignment in assignments(notebooks):
         gradebook.check(api.generate_assignment(assignment, force=True, create=True),
                         f"generate_assignment {assignment}")
