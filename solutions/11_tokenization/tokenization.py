@@ -165,8 +165,8 @@ print(len(_DEFAULT_CHARACTERS), "characters:", repr("".join(_DEFAULT_CHARACTERS)
 # 3. **`from_corpus`**: count how often each character occurs over all `texts`, keep those
 #    seen at least `min_freq` times, and sort them most frequent first, ties by code point
 #    (`ord`). Hint: `collections.Counter` counts the characters of a string with `update`.
-# 4. **`encode_batch`**: the texts are already encoded into `sequences` and `length` (the `T`
-#    of the batch) is known. Fill `token_ids` (`pad_id` everywhere except the real tokens, on
+# 4. **`encode_batch`**: the texts are already encoded into `sequences` (with your `encode`, so
+#    do Task 1 first) and `length` (the `T` of the batch) is known. Fill `token_ids` (`pad_id` everywhere except the real tokens, on
 #    the left) and `attention_mask`, both int64 arrays of shape `(B, T)`.
 
 # %% nbgrader={"grade": false, "grade_id": "char_tokenizer", "locked": false, "schema_version": 3, "solution": true}
