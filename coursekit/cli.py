@@ -7,18 +7,21 @@ import subprocess
 import sys
 import time
 
-from . import book, export, release
 from .sources import ROOT, CourseError, solution_notebooks
 
 GENERATED = ["tinytorch_lite", "notebooks"]
 
 
 def cmd_export(args) -> None:
+    from . import export
+
     paths = export.export(solution_notebooks())
     print(f"exported {len(paths)} modules: " + ", ".join(p.relative_to(ROOT).as_posix() for p in paths))
 
 
 def cmd_release(args) -> None:
+    from . import release  # imports nbgrader, which takes seconds
+
     paths = release.release(solution_notebooks())
     print(f"released {len(paths)} student notebooks into notebooks/")
 
@@ -36,6 +39,8 @@ def cmd_check(args) -> None:
 
 
 def cmd_book(args) -> None:
+    from . import book
+
     start = time.perf_counter()
     index = book.build(all_pages=args.all)
     print(f"built the website in {time.perf_counter() - start:.1f} s; open {index}")
