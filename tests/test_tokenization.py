@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinytorch_lite.core.tensor import Tensor
 from tinytorch_lite.core.tokenization import CharTokenizer
 
 SPECIAL_TOKENS = ["<pad>", "<unk>", "<bos>", "<eos>"]
@@ -120,6 +121,12 @@ def test_decode_writes_special_tokens_only_when_asked(tokenizer, ids):
 def test_decode_accepts_lists_arrays_and_tensor_like(tokenizer, wrap):
     ids = [2] + [DEFAULT_IDS[char] for char in "hi there"] + [3, 0, 0]
     assert tokenizer.decode(wrap(ids)) == "hi there"
+
+
+def test_decode_accepts_a_tensor_of_token_ids(tokenizer):
+    token_ids, _ = tokenizer.encode_batch(["hello", "hi"])
+    assert tokenizer.decode(Tensor(token_ids[1])) == "hi"
+    assert [tokenizer.decode(Tensor(row)) for row in token_ids] == ["hello", "hi"]
 
 
 def test_decode_of_nothing_is_empty(tokenizer):

@@ -166,8 +166,9 @@ print(len(_DEFAULT_CHARACTERS), "characters:", repr("".join(_DEFAULT_CHARACTERS)
 #    seen at least `min_freq` times, and sort them most frequent first, ties by code point
 #    (`ord`). Hint: `collections.Counter` counts the characters of a string with `update`.
 # 4. **`encode_batch`**: the texts are already encoded into `sequences` (with your `encode`, so
-#    do Task 1 first) and `length` (the `T` of the batch) is known. Fill `token_ids` (`pad_id` everywhere except the real tokens, on
-#    the left) and `attention_mask`, both int64 arrays of shape `(B, T)`.
+#    do Task 1 first) and `length` (the `T` of the batch) is known. Fill `token_ids` (`pad_id`
+#    everywhere except the real tokens, on the left) and `attention_mask`, both int64 arrays of
+#    shape `(B, T)`.
 
 # %% nbgrader={"grade": false, "grade_id": "char_tokenizer", "locked": false, "schema_version": 3, "solution": true}
 #| export
@@ -235,7 +236,7 @@ class CharTokenizer:
             hint = "decode the bytes first: data.decode('utf-8')" if isinstance(text, bytes) else \
                 "to encode several texts use encode_batch([...])"
             raise TypeError(f"encode expects a str, got {type(text).__name__}; {hint}")
-        # Task 1
+        # Task 1: one id per character (self.unk_id if unknown); [bos, ..., eos] if add_special_tokens.
         ### BEGIN SOLUTION
         ids = [self.token_to_id.get(char, self.unk_id) for char in text]
         if add_special_tokens:
@@ -251,7 +252,7 @@ class CharTokenizer:
         ``skip_special_tokens`` is true, and written as ``"<pad>"`` etc. otherwise.
         """
         ids = self._as_id_array(ids)
-        # Task 2
+        # Task 2: look each id up in self.tokens and join; skip ids 0-3 if skip_special_tokens.
         ### BEGIN SOLUTION
         first_char_id = len(self.special_tokens)
         return "".join(
@@ -297,7 +298,7 @@ class CharTokenizer:
             raise TypeError(f"min_freq must be an int, got {type(min_freq).__name__}")
         if min_freq < 1:
             raise ValueError(f"min_freq must be at least 1, got {min_freq}")
-        # Task 3: set `characters` to the kept characters, in vocabulary order.
+        # Task 3: set `characters` to those seen >= min_freq times, most frequent first, ties by ord.
         ### BEGIN SOLUTION
         counts = Counter()
         for text in texts:
@@ -345,7 +346,7 @@ class CharTokenizer:
                 if len(ids) != length:
                     raise ValueError(f"with padding=False every text needs {length} tokens, "
                                      f"texts[{position}] has {len(ids)}; pass padding=True")
-        # Task 4
+        # Task 4: fill int64 `token_ids` (pad_id after each text) and `attention_mask`, shape (B, length).
         ### BEGIN SOLUTION
         token_ids = np.full((len(sequences), length), self.pad_id, dtype=np.int64)
         attention_mask = np.zeros((len(sequences), length), dtype=np.int64)
@@ -403,7 +404,8 @@ assert ids == expected, f"encode('café') should be {expected}, got {ids}; hint:
 hello = "Hello world!"
 assert tokenizer.encode(hello) == [ord(c) - 26 for c in hello], \
     f"printable characters from '!' on have id ord(c) - 26; got {tokenizer.encode(hello)}"
-assert tokenizer.encode("\t\n ") == [4, 5, 6], f"tab, newline, space are ids 4, 5, 6; got {tokenizer.encode(chr(9) + chr(10) + ' ')}"
+got = tokenizer.encode("\t\n ")
+assert got == [4, 5, 6], f"tab, newline and space are ids 4, 5, 6; got {got}"
 assert tokenizer.encode("") == [], f"the empty string encodes to [], got {tokenizer.encode('')}"
 assert tokenizer.encode("日a本\r") == [1, tokenizer.token_to_id["a"], 1, 1], \
     f"every unknown character, wherever it is, becomes <unk>; got {tokenizer.encode('日a本' + chr(13))}"
