@@ -875,11 +875,11 @@ def sparse_embedding_backward(token_ids, grad_output, padding_idx=None):
 
     values[k] equals row rows[k] of embedding_backward(token_ids, grad_output, vocab_size); the padding row is dropped.
     """
-    ids = np.asarray(token_ids).reshape(-1)
+    ids = token_ids.data if isinstance(token_ids, Tensor) else np.asarray(token_ids)
     grad_output = np.asarray(grad_output)
-    if grad_output.shape[:-1] != np.shape(token_ids):
-        raise ValueError(f"grad_output shape {grad_output.shape} must be the ids' shape {np.shape(token_ids)} plus (embedding_dim,)")
-    grad_output = grad_output.reshape(len(ids), -1)
+    if grad_output.ndim != ids.ndim + 1 or grad_output.shape[:-1] != ids.shape:
+        raise ValueError(f"grad_output has shape {grad_output.shape}; ids of shape {ids.shape} need {ids.shape + ('embedding_dim',)}")
+    ids, grad_output = ids.reshape(-1), grad_output.reshape(ids.size, grad_output.shape[-1])
     if ids.size == 0:
         return np.zeros(0, np.int64), np.zeros((0, grad_output.shape[1]), grad_output.dtype)
     ### BEGIN SOLUTION
