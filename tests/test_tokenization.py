@@ -276,7 +276,7 @@ def test_load_rejects_other_json(tmp_path):
     (lambda t: t.encode(["a", "b"]), "encode_batch"),
     (lambda t: t.encode_batch("a string"), "encode_batch expects a list of strings, got str"),
     (lambda t: t.encode_batch(["ok", 7]), r"texts\[1\] is a int"),
-    (lambda t: t.encode_batch(["ok"], max_length=2.5), "max_length must be an int or None"),
+    (lambda t: t.encode_batch(["ok"], max_length=2.5), "max_length must be an int, got float"),
     (lambda t: t.decode("hi"), "decode expects a list of ints"),
     (lambda t: t.decode(5), "decode expects a list of ints"),
     (lambda t: t.decode([1.5, 2.0]), "token ids must be integers"),
@@ -287,6 +287,7 @@ def test_load_rejects_other_json(tmp_path):
     (lambda t: CharTokenizer.from_corpus(["a"], min_freq=1.5), "min_freq must be an int"),
     (lambda t: CharTokenizer(vocab=5), "vocab must be a list of single characters"),
     (lambda t: CharTokenizer(vocab={"a": 4}), "ids are given by position"),
+    (lambda t: CharTokenizer(vocab={"a", "b"}), r"a set has no fixed order: pass sorted"),
     (lambda t: CharTokenizer(vocab=["a", 1]), r"vocab\[1\] is a int"),
     (lambda t: t.save(123), "path must be a str or pathlib.Path"),
 ])

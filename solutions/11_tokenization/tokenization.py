@@ -87,15 +87,18 @@ for name, text in [("first half", half), ("whole text", sample)]:
 #
 # GPT-2 uses a byte-level BPE vocabulary of 50,257 tokens and, in its smallest version, $D = 768$
 # (Radford et al., 2019, *Language Models are Unsupervised Multitask Learners*, section 2.2 and
-# table 2). A character vocabulary of about 100 tokens would shrink that table by a factor of
-# about 500, at the price of sequences about four times longer.
+# table 2). Compare its embedding table with the one of our character vocabulary (101 tokens, see
+# below); the character table is hundreds of times smaller, at the price of sequences about four
+# times longer.
 
 # %%
 embedding_dim = 768
-for name, vocab_size in [("GPT-2 BPE", 50_257), ("characters", 101)]:
+sizes = {"GPT-2 BPE": 50_257, "characters": 101}
+for name, vocab_size in sizes.items():
     parameters = vocab_size * embedding_dim
     print(f"{name:>10}: {vocab_size:>6} x {embedding_dim} = {parameters:>10,} parameters, "
           f"{parameters * 4 / 1e6:7.1f} MB in float32")
+print(f"the GPT-2 table is {sizes['GPT-2 BPE'] / sizes['characters']:.0f} times larger")
 
 # %% [markdown]
 # We build the character tokenizer: it is small enough to write in one sitting, it never
@@ -112,8 +115,9 @@ for name, vocab_size in [("GPT-2 BPE", 50_257), ("characters", 101)]:
 # | `<bos>` | 2 | beginning of sequence: gives the model a first position to predict from |
 # | `<eos>` | 3 | end of sequence: lets a model learn when to stop generating |
 #
-# Giving `<pad>` the id 0 is a convention the embedding module relies on (`padding_idx=0`).
-# The characters get the ids from 4 on, in the order of the vocabulary list.
+# Giving `<pad>` the id 0 is the usual convention. In the next module you pass it to the embedding
+# table as `padding_idx=tokenizer.pad_id`: that row stays zero and never learns, so padding adds
+# nothing to the model. The characters get the ids from 4 on, in the order of the vocabulary list.
 #
 # ## The default vocabulary
 #
@@ -131,6 +135,82 @@ _FILE_FORMAT = "tinytorch_lite.CharTokenizer"
 
 # %%
 print(len(_DEFAULT_CHARACTERS), "characters:", repr("".join(_DEFAULT_CHARACTERS)))
+
+# %% [markdown]
+# The checks of the inputs live in small helpers, so that the class further down shows only the
+# ideas. Each error says what was expected and how to fix the call.
+
+# %%
+#| export
+def _check_vocab(vocab):
+    """Return ``vocab`` as a list of distinct single characters, or raise saying what is wrong."""
+    if isinstance(vocab, (str, list, tuple)):
+        vocab = list(vocab)
+    elif isinstance(vocab, (set, frozenset)):
+        raise TypeError("vocab must be ordered, since ids are given by position; "
+                        "a set has no fixed order: pass sorted(your_set)")
+    else:
+        raise TypeError(f"vocab must be a list of single characters (or None for printable ASCII), "
+                        f"got {type(vocab).__name__}; ids are given by position, from 4 on")
+    first_seen = {}
+    for position, char in enumerate(vocab):
+        if not isinstance(char, str):
+            raise TypeError(f"vocab[{position}] is a {type(char).__name__}; expected a str of one character")
+        if len(char) != 1:
+            raise ValueError(f"vocab[{position}] is {char!r}; a CharTokenizer vocabulary holds single characters")
+        if char in first_seen:
+            raise ValueError(f"vocab lists {char!r} twice (positions {first_seen[char]} and {position}); "
+                             "each character needs exactly one id")
+        first_seen[char] = position
+    return vocab
+
+
+def _check_texts(texts, caller):
+    """Return ``texts`` as a list of str; a bare str is one text, not a list, and is refused."""
+    if isinstance(texts, (str, bytes)) or not hasattr(texts, "__iter__"):
+        raise TypeError(f"{caller} expects a list of strings, got {type(texts).__name__}; "
+                        "wrap a single text in a list: [text]")
+    texts = list(texts)
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{position}] is a {type(text).__name__}; {caller} expects a list of strings")
+    return texts
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return int(value)
+
+
+def _as_id_array(ids, vocab_size):
+    """Return ``ids`` (list, numpy array or Tensor) as a 1-D integer array of valid ids."""
+    expected = "a list of ints, a 1-D numpy integer array or a Tensor"
+    if isinstance(ids, np.ndarray):
+        array = ids
+    elif isinstance(ids, (list, tuple)):
+        array = np.asarray(ids) if len(ids) else np.zeros(0, dtype=np.int64)
+    elif hasattr(ids, "data") and not isinstance(ids, (str, bytes, np.generic)):
+        array = np.asarray(ids.data)
+    else:
+        raise TypeError(f"decode expects {expected}, got {type(ids).__name__}")
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"token ids must be integers, got dtype {array.dtype}; decode expects {expected}")
+    if array.ndim != 1:
+        raise ValueError(f"decode takes one sequence of ids (1-D), got shape {array.shape}; "
+                         "for a batch decode each row: [tokenizer.decode(row) for row in token_ids]")
+    outside = (array < 0) | (array >= vocab_size)
+    if outside.any():
+        raise ValueError(f"token id {array[outside][0]} is outside the vocabulary (ids 0 to {vocab_size - 1})")
+    return array
+
+
+def _check_path(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
+    return path
 
 # %% [markdown]
 # ## Batches, padding and attention masks
@@ -176,9 +256,9 @@ class CharTokenizer:
     """Character-level tokenizer: one token per character, plus four special tokens.
 
     Ids 0 to 3 are ``<pad>``, ``<unk>``, ``<bos>`` and ``<eos>``; the characters of ``vocab``
-    follow from id 4, in the given order. ``vocab=None`` gives the default vocabulary: the
-    printable ASCII characters without ``\\r``, ``\\x0b`` and ``\\x0c``, sorted by code point
-    (101 tokens). Characters outside the vocabulary encode to ``<unk>``.
+    (a list of single characters) follow from id 4, in the given order. ``vocab=None`` gives the
+    default vocabulary: the printable ASCII characters without ``\\r``, ``\\x0b`` and ``\\x0c``,
+    sorted by code point (101 tokens). Characters outside the vocabulary encode to ``<unk>``.
 
     Attributes:
         vocab: the characters, without the special tokens.
@@ -197,24 +277,7 @@ class CharTokenizer:
     pad_id, unk_id, bos_id, eos_id = 0, 1, 2, 3
 
     def __init__(self, vocab=None):
-        if vocab is None:
-            vocab = _DEFAULT_CHARACTERS
-        if isinstance(vocab, (dict, bytes)) or not hasattr(vocab, "__iter__"):
-            raise TypeError(
-                f"vocab must be a list of single characters (or None for printable ASCII), "
-                f"got {type(vocab).__name__}; ids are given by position, from 4 on"
-            )
-        self.vocab = list(vocab)
-        seen = {}
-        for position, char in enumerate(self.vocab):
-            if not isinstance(char, str):
-                raise TypeError(f"vocab[{position}] is a {type(char).__name__}; expected a str of one character")
-            if len(char) != 1:
-                raise ValueError(f"vocab[{position}] is {char!r}; a CharTokenizer vocabulary holds single characters")
-            if char in seen:
-                raise ValueError(f"vocab lists {char!r} twice (positions {seen[char]} and {position}); "
-                                 "each character needs exactly one id")
-            seen[char] = position
+        self.vocab = _check_vocab(_DEFAULT_CHARACTERS if vocab is None else vocab)
         self.tokens = list(self.special_tokens) + self.vocab
         self.token_to_id = {token: i for i, token in enumerate(self.tokens)}
 
@@ -233,8 +296,8 @@ class CharTokenizer:
         ``[bos_id, *ids, eos_id]``.
         """
         if not isinstance(text, str):
-            hint = "decode the bytes first: data.decode('utf-8')" if isinstance(text, bytes) else \
-                "to encode several texts use encode_batch([...])"
+            hint = ("decode the bytes first: data.decode('utf-8')" if isinstance(text, bytes)
+                    else "to encode several texts use encode_batch([...])")
             raise TypeError(f"encode expects a str, got {type(text).__name__}; {hint}")
         # Task 1: one id per character (self.unk_id if unknown); [bos, ..., eos] if add_special_tokens.
         ### BEGIN SOLUTION
@@ -251,7 +314,7 @@ class CharTokenizer:
         one (a ``Tensor``). Special tokens (``<unk>`` included) are left out when
         ``skip_special_tokens`` is true, and written as ``"<pad>"`` etc. otherwise.
         """
-        ids = self._as_id_array(ids)
+        ids = _as_id_array(ids, self.vocab_size)
         # Task 2: look each id up in self.tokens and join; skip ids 0-3 if skip_special_tokens.
         ### BEGIN SOLUTION
         first_char_id = len(self.special_tokens)
@@ -260,26 +323,6 @@ class CharTokenizer:
         )
         ### END SOLUTION
 
-    def _as_id_array(self, ids):
-        expected = "a list of ints, a 1-D numpy integer array or a Tensor"
-        if isinstance(ids, np.ndarray):
-            array = ids
-        elif isinstance(ids, (list, tuple)):
-            array = np.asarray(ids) if len(ids) else np.zeros(0, dtype=np.int64)
-        elif hasattr(ids, "data") and not isinstance(ids, (str, bytes, np.generic)):
-            array = np.asarray(ids.data)
-        else:
-            raise TypeError(f"decode expects {expected}, got {type(ids).__name__}")
-        if array.dtype.kind not in "iu":
-            raise TypeError(f"token ids must be integers, got dtype {array.dtype}; decode expects {expected}")
-        if array.ndim != 1:
-            raise ValueError(f"decode takes one sequence of ids (1-D), got shape {array.shape}; "
-                             "for a batch decode each row: [tokenizer.decode(row) for row in token_ids]")
-        bad = (array < 0) | (array >= self.vocab_size)
-        if bad.any():
-            raise ValueError(f"token id {array[bad][0]} is outside the vocabulary (ids 0 to {self.vocab_size - 1})")
-        return array
-
     @classmethod
     def from_corpus(cls, texts, min_freq=1):
         """Build a tokenizer from the characters of ``texts`` (a list of strings).
@@ -287,17 +330,8 @@ class CharTokenizer:
         Keeps the characters that occur at least ``min_freq`` times over all texts, most
         frequent first, ties broken by code point, so that one corpus always gives the same ids.
         """
-        if isinstance(texts, (str, bytes)) or not hasattr(texts, "__iter__"):
-            raise TypeError(f"from_corpus expects a list of strings, got {type(texts).__name__}; "
-                            "wrap a single text in a list: [text]")
-        texts = list(texts)
-        for position, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts[{position}] is a {type(text).__name__}; from_corpus expects a list of strings")
-        if isinstance(min_freq, bool) or not isinstance(min_freq, (int, np.integer)):
-            raise TypeError(f"min_freq must be an int, got {type(min_freq).__name__}")
-        if min_freq < 1:
-            raise ValueError(f"min_freq must be at least 1, got {min_freq}")
+        texts = _check_texts(texts, "from_corpus")
+        min_freq = _check_positive_int(min_freq, "min_freq")
         # Task 3: set `characters` to those seen >= min_freq times, most frequent first, ties by ord.
         ### BEGIN SOLUTION
         counts = Counter()
@@ -316,31 +350,18 @@ class CharTokenizer:
         A text longer than ``max_length`` raises ``ValueError`` unless ``truncation=True``, which
         keeps its first ``max_length`` tokens. With ``padding=False`` all texts must have length T.
         """
-        if isinstance(texts, (str, bytes)) or not isinstance(texts, (list, tuple)):
-            raise TypeError(f"encode_batch expects a list of strings, got {type(texts).__name__}; "
-                            "for a single text use encode(text) or encode_batch([text])")
-        if max_length is not None:
-            if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)):
-                raise TypeError(f"max_length must be an int or None, got {type(max_length).__name__}")
-            if max_length < 1:
-                raise ValueError(f"max_length must be at least 1, got {max_length}")
-        elif truncation:
-            raise ValueError("truncation=True needs max_length, the length to cut texts to")
-        for position, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts[{position}] is a {type(text).__name__}; encode_batch expects a list of strings")
-        sequences = [self.encode(text) for text in texts]
-        if max_length is not None:
-            for position, ids in enumerate(sequences):
-                if len(ids) > max_length and not truncation:
-                    raise ValueError(
-                        f"texts[{position}] has {len(ids)} tokens, more than max_length={max_length}; "
-                        "pass truncation=True to cut it or raise max_length"
-                    )
-            sequences = [ids[:max_length] for ids in sequences]
-            length = max_length
-        else:
+        sequences = [self.encode(text) for text in _check_texts(texts, "encode_batch")]
+        if max_length is None:
+            if truncation:
+                raise ValueError("truncation=True needs max_length, the length to cut texts to")
             length = max((len(ids) for ids in sequences), default=0)
+        else:
+            length = _check_positive_int(max_length, "max_length")
+            for position, ids in enumerate(sequences):
+                if len(ids) > length and not truncation:
+                    raise ValueError(f"texts[{position}] has {len(ids)} tokens, more than max_length={length}; "
+                                     "pass truncation=True to cut it or raise max_length")
+            sequences = [ids[:length] for ids in sequences]
         if not padding:
             for position, ids in enumerate(sequences):
                 if len(ids) != length:
@@ -358,19 +379,15 @@ class CharTokenizer:
 
     def save(self, path):
         """Write the vocabulary to ``path`` as UTF-8 JSON; ``CharTokenizer.load(path)`` reads it."""
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
         payload = {"format": _FILE_FORMAT, "special_tokens": list(self.special_tokens), "vocab": self.vocab}
-        with open(path, "w", encoding="utf-8") as file:
+        with open(_check_path(path), "w", encoding="utf-8") as file:
             json.dump(payload, file, ensure_ascii=False, indent=1)
             file.write("\n")
 
     @classmethod
     def load(cls, path):
         """Read a tokenizer written by ``save``."""
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
-        with open(path, encoding="utf-8") as file:
+        with open(_check_path(path), encoding="utf-8") as file:
             payload = json.load(file)
         if not isinstance(payload, dict) or payload.get("format") != _FILE_FORMAT:
             raise ValueError(f"{os.fspath(path)} is not a file written by CharTokenizer.save "
