@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
+from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
 from .sources import ROOT
@@ -68,3 +70,18 @@ def scores(course_dir: Path, assignment: str, student_id: str, url: str | None =
                 tests[f"{notebook.name}/{grade.name}"] = (grade.score, grade.max_score)
         return {"score": submission.score, "max_score": submission.max_score,
                 "notebooks": notebooks, "tests": tests}
+
+
+def record(assignment: str, student_id: str, test_scores: dict[str, float], url: str) -> None:
+    """Write autograded scores {"notebook/grade_id": points} into the gradebook, creating the student and
+    the submission if needed. Manual scores an instructor gave are kept (nbgrader prefers them)."""
+    with Gradebook(url) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush quirk when creating a submission
+        gb.update_or_create_student(student_id)
+        gb.update_or_create_submission(assignment, student_id)
+        for key, score in test_scores.items():
+            notebook, grade_id = key.split("/", 1)
+            grade = gb.find_grade(grade_id, notebook, assignment, student_id)
+            grade.auto_score = score
+            grade.needs_manual_grade = False
+        gb.db.commit()

@@ -1,0 +1,224 @@
+"""Grade many submissions: check them, grade each in its own worker process (JOBS at a time), merge
+the results into the real gradebook as they arrive, and keep each finished result so an interrupted
+run resumes where it stopped.
+
+Per submission the parent stages a private nbgrader course in a scratch folder (a copy of the
+assignment's gradebook template and the accepted notebooks, nothing else), starts
+`python -m coursekit.grading.worker` there, and stops it if it runs past Limits.submission_seconds.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .. import gradebook
+from . import sandbox
+from .manifest import Manifest, build_template, read_manifest
+from .submissions import Submission, inspect
+
+RESULT_FILE = "grading.json"  # kept next to the autograded notebooks, for resuming
+WORKER_EXTRA_MEMORY = 2 << 30  # the worker (nbgrader) may use this much beyond the kernel's limit
+
+
+@dataclass
+class Outcome:
+    student_id: str
+    assignment: str
+    tests: dict[str, dict]  # "notebook/grade_id" -> {"score", "max_score", "message", "hidden"}
+    notes: list[str] = field(default_factory=list)
+    reused: bool = False
+
+    @property
+    def score(self) -> float:
+        return sum(t["score"] for t in self.tests.values())
+
+    @property
+    def max_score(self) -> float:
+        return sum(t["max_score"] for t in self.tests.values())
+
+
+def _fingerprint(submission: Submission, manifest: Manifest, limits: sandbox.Limits) -> str:
+    """Same fingerprint = same grade: the submission, the assignment, the limits and this grader's code."""
+    digest = hashlib.sha256(json.dumps([manifest.to_dict(), limits.to_dict(), submission.notes],
+                                       sort_keys=True).encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    for name, path in sorted(submission.accepted.items()):
+        digest.update(name.encode() + b"\0" + Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+def _complete(result: dict, submission: Submission, manifest: Manifest) -> Outcome:
+    """Every test of the assignment gets an entry, with 0 points and a reason where the worker had none."""
+    failures = result.get("failures", [])
+    tests = {}
+    for test in manifest.tests:
+        entry = dict(result.get("tests", {}).get(test.key) or {})
+        if not entry:
+            reason = (failures[0].splitlines()[0] if failures else "the notebook was not graded") \
+                if test.notebook in submission.accepted else "the notebook was not submitted"
+            entry = {"score": 0.0, "message": reason}
+        entry.update(max_score=test.points, hidden=test.hidden)
+        tests[test.key] = entry
+    return Outcome(submission.student_id, submission.assignment, tests, submission.notes + failures)
+
+
+class _Job:
+    def __init__(self, submission: Submission, work: Path, slot: int, limits: sandbox.Limits, confine: bool,
+                 template: Path):
+        self.submission, self.work, self.slot = submission, work, slot
+        course = work / "course"
+        folder = course / "submitted" / submission.student_id / submission.assignment
+        folder.mkdir(parents=True)
+        (course / "source" / submission.assignment).mkdir(parents=True)
+        shutil.copyfile(template, course / "gradebook.db")
+        for name, path in submission.accepted.items():
+            shutil.copyfile(path, folder / f"{name}.ipynb")
+        (work / "request.json").write_text(json.dumps({
+            "assignment": submission.assignment, "student_id": submission.student_id,
+            "limits": limits.to_dict(), "slot": slot, "confine": confine}))
+        memory = limits.memory_bytes + WORKER_EXTRA_MEMORY
+        with open(work / "worker.log", "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "coursekit.grading.worker", str(work)], cwd=work, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (memory, memory)))
+        self.deadline = time.monotonic() + limits.submission_seconds
+        self.limit = limits.submission_seconds
+
+    def finished(self) -> dict | None:
+        """The worker's result once it is done (or stopped for running too long), else None."""
+        if self.process.poll() is None:
+            if time.monotonic() < self.deadline:
+                return None
+            self.stop()
+            return {"failures": [f"grading this submission took longer than {self.limit} s and was stopped"]}
+        result_file = self.work / "result.json"
+        if result_file.exists():
+            return json.loads(result_file.read_text())
+        log = (self.work / "worker.log").read_text(errors="replace").strip().splitlines()
+        return {"failures": [f"the grading process ended with code {self.process.returncode}: "
+                             + (log[-1] if log else "no output")]}
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.process.wait()
+
+
+def _save(outcome: Outcome, fingerprint: str, course_dir: Path, work: Path | None) -> None:
+    """Keep the autograded notebooks and the result where nbgrader keeps autograded work."""
+    folder = Path(course_dir) / "autograded" / outcome.student_id / outcome.assignment
+    if work is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        graded = work / "course" / "autograded" / outcome.student_id / outcome.assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        for notebook in graded.glob("*.ipynb"):
+            shutil.copyfile(notebook, folder / notebook.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"fingerprint": fingerprint, "tests": outcome.tests, "notes": outcome.notes}
+    partial = folder / (RESULT_FILE + ".partial")
+    partial.write_text(json.dumps(record, indent=1))
+    partial.replace(folder / RESULT_FILE)
+
+
+def _reuse(submission: Submission, fingerprint: str, course_dir: Path) -> Outcome | None:
+    path = Path(course_dir) / "autograded" / submission.student_id / submission.assignment / RESULT_FILE
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("fingerprint") != fingerprint:
+        return None
+    return Outcome(submission.student_id, submission.assignment, record["tests"], record["notes"], reused=True)
+
+
+def _keep_submitted(submission: Submission, course_dir: Path) -> None:
+    folder = Path(course_dir) / "submitted" / submission.student_id / submission.assignment
+    if any(folder.resolve() in Path(p).resolve().parents for p in submission.files.values()):
+        return  # graded in place, as nbgrader's own collect step leaves them
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, path in submission.files.items():
+        if Path(path).resolve() != (folder / f"{name}.ipynb").resolve():
+            shutil.copyfile(path, folder / f"{name}.ipynb")
+
+
+def grade(course_dir: Path, submissions: list[Submission], jobs: int = 1, limits: sandbox.Limits | None = None,
+          url: str | None = None, unsafe: bool = False, force: bool = False, progress: bool = True) -> list[Outcome]:
+    """Grade every submission; returns one Outcome per submission, in the order given."""
+    limits = limits or sandbox.Limits()
+    url = url or gradebook.db_url(course_dir)
+    if not unsafe:
+        sandbox.check_available()
+    if jobs < 1:
+        raise ValueError(f"JOBS must be at least 1, got {jobs}")
+    outcomes: dict[int, Outcome] = {}
+    with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as scratch_name:
+        scratch = Path(scratch_name)
+        manifests, templates, queue = {}, {}, []
+        for index, submission in enumerate(submissions):
+            assignment = submission.assignment
+            if assignment not in manifests:
+                manifests[assignment] = read_manifest(course_dir, assignment)
+                templates[assignment] = scratch / f"template-{assignment}.db"
+                build_template(course_dir, assignment, templates[assignment], url)
+            manifest = manifests[assignment]
+            inspect(submission, manifest)
+            fingerprint = _fingerprint(submission, manifest, limits)
+            reused = None if force else _reuse(submission, fingerprint, course_dir)
+            if reused:
+                outcomes[index] = reused
+            elif not submission.accepted:
+                outcomes[index] = _complete({}, submission, manifest)
+                _save(outcomes[index], fingerprint, course_dir, None)
+            else:
+                queue.append((index, fingerprint))
+            _keep_submitted(submission, course_dir)
+        for outcome in outcomes.values():
+            gradebook.record(outcome.assignment, outcome.student_id,
+                             {k: t["score"] for k, t in outcome.tests.items()}, url)
+        bar = tqdm(total=len(submissions), initial=len(outcomes), unit="submission", desc="grading",
+                   disable=not progress, file=sys.stderr)
+        running: dict[int, tuple[_Job, int, str]] = {}
+        try:
+            while queue or running:
+                for slot in range(jobs):
+                    if slot not in running and queue:
+                        index, fingerprint = queue.pop(0)
+                        submission = submissions[index]
+                        job = _Job(submission, scratch / f"work-{index}", slot, limits, not unsafe,
+                                   templates[submission.assignment])
+                        running[slot] = (job, index, fingerprint)
+                for slot, (job, index, fingerprint) in list(running.items()):
+                    result = job.finished()
+                    if result is None:
+                        continue
+                    del running[slot]
+                    outcome = _complete(result, job.submission, manifests[job.submission.assignment])
+                    _save(outcome, fingerprint, course_dir, job.work)
+                    gradebook.record(outcome.assignment, outcome.student_id,
+                                     {k: t["score"] for k, t in outcome.tests.items()}, url)
+                    shutil.rmtree(job.work, ignore_errors=True)
+                    outcomes[index] = outcome
+                    bar.update(1)
+                time.sleep(0.1)
+        finally:
+            for job, _, _ in running.values():
+                job.stop()
+            bar.close()
+    return [outcomes[i] for i in range(len(submissions))]

@@ -1,0 +1,196 @@
+"""The sandbox student code runs in: bubblewrap (bwrap) plus resource limits.
+
+Only the Jupyter kernel runs student code, so only the kernel is confined. Its command is wrapped:
+
+    prlimit <limits> -- [setpriv <sandbox uid>] -- bwrap <mounts> -- python -m ipykernel_launcher ...
+
+Inside, the kernel sees the system and Python installation read-only, the tinytorch_lite package
+read-only, its own working directory (the copy of its own submission) and the kernel's connection
+directory read-write, and a private /tmp. No network (the kernel talks to nbgrader over Unix sockets
+in the connection directory), no other processes, no solutions/, no gradebook, no other students.
+When grading runs as root, each parallel slot gets its own unprivileged uid, so the process limit
+counts only that sandbox's processes.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+SANDBOX_UID_BASE = 61000
+NO_SANDBOX_HELP = ("install bubblewrap (Debian: `apt-get install bubblewrap`) and make sure user namespaces "
+                   "are enabled, or pass --unsafe-no-sandbox to run student code with your own rights")
+
+
+@dataclass(frozen=True)
+class Limits:
+    cell_timeout: int = 120  # seconds per cell (nbgrader's Execute.timeout)
+    memory_bytes: int = 4 << 30  # address space of each kernel process
+    processes: int = 64  # processes and threads of the sandbox uid
+    cpu_seconds: int = 1800  # CPU time of each kernel process, a backstop behind the cell timeout
+    file_bytes: int = 256 << 20  # largest file the kernel may write
+    tmp_bytes: int = 256 << 20  # size of the private /tmp
+    output_bytes: int = 1 << 20  # outputs kept per cell; the rest is dropped with a note
+    submission_seconds: int = 1800  # wall-clock budget of one whole submission
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SandboxUnavailable(RuntimeError):
+    pass
+
+
+def check_available() -> None:
+    """Raise SandboxUnavailable, saying why, unless bwrap can create a confined process here."""
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        raise SandboxUnavailable(f"bubblewrap (`bwrap`) is not installed; {NO_SANDBOX_HELP}")
+    probe = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--die-with-parent",
+                            *([] if os.geteuid() == 0 else ["--unshare-user"]), "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise SandboxUnavailable(f"bwrap cannot create a sandbox here ({probe.stderr.strip()}); {NO_SANDBOX_HELP}")
+
+
+def sandbox_uid(slot: int) -> int | None:
+    """The unprivileged uid a slot's kernels run as, or None when we are not root (then: our own uid)."""
+    return SANDBOX_UID_BASE + slot if os.geteuid() == 0 else None
+
+
+def _own_process_count() -> int:
+    uid = os.getuid()
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                count += entry.stat().st_uid == uid
+            except OSError:
+                pass
+    return count
+
+
+def _read_only_roots() -> list[str]:
+    """What the kernel may read: the system, the Python installation, and the course package."""
+    roots = ["/usr", "/etc", sys.base_prefix, sys.prefix]
+    roots += [p for p in sys.path if p and Path(p).is_dir() and "site-packages" in p]
+    import tinytorch_lite
+    roots.append(str(Path(tinytorch_lite.__file__).resolve().parent))
+    unique = []
+    for root in map(lambda p: str(Path(p).resolve()), roots):
+        if Path(root).exists() and not any(root == u or root.startswith(u + "/") for u in unique):
+            unique = [u for u in unique if not u.startswith(root + "/")] + [root]
+    return unique
+
+
+def kernel_command(kernel_cmd: list[str], cwd: Path, writable: list[Path], limits: Limits, slot: int) -> list[str]:
+    """Wrap a kernel command so it runs confined.
+
+    As root, bwrap sets up the mounts with root's rights (so it can mount a Python under /root) and
+    setpriv, inside, drops to the slot's uid before the kernel starts. Otherwise bwrap runs as us in a
+    user namespace."""
+    uid = sandbox_uid(slot)
+    processes = limits.processes if uid is not None else _own_process_count() + limits.processes
+    command = ["prlimit", f"--as={limits.memory_bytes}", f"--nproc={processes}", f"--cpu={limits.cpu_seconds}",
+               f"--fsize={limits.file_bytes}", "--core=0", "--nofile=256", "--",
+               "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+               "--die-with-parent", "--new-session", "--clearenv"]
+    if uid is None:
+        command += ["--unshare-user"]
+    else:
+        command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    read_only, read_write = _read_only_roots(), [str(cwd), *map(str, writable)]
+    command += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+    # bwrap makes missing parents of mount points private (0700); the sandbox uid must pass through them
+    parents = {str(p) for path in read_only + read_write for p in Path(path).parents} - {"/", "/tmp"}
+    for parent in sorted(parents, key=lambda p: p.count("/")):
+        command += ["--perms", "0755", "--dir", parent]
+    for root in read_only:
+        command += ["--ro-bind", root, root]
+    for path in read_write:
+        command += ["--bind", path, path]
+    for name in ("bin", "lib", "lib64", "sbin"):
+        if Path("/" + name).is_symlink():
+            command += ["--symlink", os.readlink("/" + name), "/" + name]
+    environment = {"HOME": "/tmp", "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
+                   "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp", "OPENBLAS_NUM_THREADS": "1",
+                   "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
+                   "NBGRADER_EXECUTION": "autograde"}
+    for key, value in environment.items():
+        command += ["--setenv", key, value]
+    command += ["--chdir", str(cwd), "--"]
+    if uid is not None:
+        command += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                    "--inh-caps=-all", "--bounding-set=-all", "--"]
+    return command + kernel_cmd
+
+
+def give_to_sandbox(paths: list[Path], slot: int) -> None:
+    """Let the slot's sandbox uid write these directories (and read the files in them)."""
+    uid = sandbox_uid(slot)
+    if uid is None:
+        return
+    for path in paths:
+        for item in [path, *path.rglob("*")]:
+            os.chown(item, uid, uid)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of a process, parents before children."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, queue = [], list(children.get(pid, []))
+    while queue:
+        child = queue.pop(0)
+        found.append(child)
+        queue += children.get(child, [])
+    return found
+
+
+def _name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _start_time(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 1 << 62
+
+
+def kernel_pid(launcher_pid: int) -> int | None:
+    """The kernel process itself: the oldest descendant of the launcher that is not bwrap."""
+    candidates = [p for p in descendants(launcher_pid) if _name(p) not in ("bwrap", "prlimit", "setpriv")]
+    return min(candidates, key=_start_time, default=None)
+
+
+def kill_strays(launcher_pid: int, confined: bool = True) -> int:
+    """Kill every process in the sandbox except the kernel (e.g. what a fork bomb left); returns how many.
+    Unconfined, the launcher is the kernel itself."""
+    kernel = kernel_pid(launcher_pid) if confined else launcher_pid
+    killed = 0
+    for _ in range(20):  # children may fork while we kill; a few rounds catch them all
+        strays = [p for p in descendants(launcher_pid) if p != kernel and _name(p) != "bwrap"]
+        if not strays:
+            break
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+    return killed

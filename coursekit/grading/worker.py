@@ -1,0 +1,108 @@
+"""Grade one staged submission in its own process: `python -m coursekit.grading.worker <work_dir>`.
+
+The work directory holds a private nbgrader course (a copy of the assignment's gradebook template and
+the submission) and request.json; nbgrader autogrades there, with the kernel in the sandbox, and the
+worker writes result.json: per test its points, pass/fail and error message. The real gradebook is
+never opened here; the parent merges result.json into it.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import traceback
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.apps import NbGraderAPI
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import Execute
+
+from . import sandbox
+from .. import gradebook
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+MESSAGE_CHARS = 600
+
+
+def error_message(cell) -> str | None:
+    """What a failing cell raised, as `Name: message`, without ANSI colours; None if it passed."""
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if not errors:
+        return None
+    error = errors[-1]
+    name, value = error.get("ename", "Error"), ANSI.sub("", str(error.get("evalue", ""))).strip()
+    if name == "CellTimeoutError":
+        return "the cell did not finish before the per-cell time limit"
+    if name == "DeadKernelError":
+        return "the Python kernel died while running this cell (os._exit, a crash, or the memory limit)"
+    text = f"{name}: {value}" if value else name
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS] + " [...]"
+
+
+def notebook_outcomes(path: Path) -> dict[str, str | None]:
+    """grade_id -> error message (None = passed) for the graded cells of an autograded notebook."""
+    outcomes = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and cell.cell_type == "code":
+            outcomes[meta["grade_id"]] = error_message(cell)
+    return outcomes
+
+
+def run(work_dir: Path) -> dict:
+    from . import kernel
+
+    request = json.loads((work_dir / "request.json").read_text())
+    course, assignment, student = work_dir / "course", request["assignment"], request["student_id"]
+    limits = sandbox.Limits(**request["limits"])
+    kernel.configure(limits, request["slot"], work_dir / "runtime", request["confine"])
+    url = f"sqlite:///{course / 'gradebook.db'}"
+    config = gradebook.nbgrader_config(course, url)
+    config.Execute.timeout = limits.cell_timeout
+    steps = Autograde.class_traits()["autograde_preprocessors"].default()
+    config.Autograde.autograde_preprocessors = [kernel.SandboxedExecute if p is Execute else p for p in steps]
+    gradebook._put_environment_on_path()
+    outcome = NbGraderAPI(config=config).autograde(assignment, student, force=True, create=True)
+    autograded = course / "autograded" / student / assignment
+    tests, failures = {}, []
+    with Gradebook(url) as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            submission = None
+        for notebook in (submission.notebooks if submission else []):
+            path = autograded / f"{notebook.name}.ipynb"
+            outcomes = notebook_outcomes(path) if path.exists() else {}
+            for grade in notebook.grades:
+                message = outcomes.get(grade.name, "missing")
+                if message == "missing":
+                    message = ("the notebook was not submitted" if not path.exists()
+                               else "this test cell is missing from the submitted notebook")
+                tests[f"{notebook.name}/{grade.name}"] = {
+                    "score": float(grade.auto_score or 0), "max_score": float(grade.max_score),
+                    "message": message}
+    if not outcome.get("success"):
+        failures.append(_nbgrader_failure(outcome.get("log") or "", outcome.get("error") or ""))
+    return {"tests": tests, "failures": failures}
+
+
+def _nbgrader_failure(log: str, error: str) -> str:
+    text = log + "\n" + error
+    if "DeadKernelError" in text or "Kernel died" in text:
+        return "the Python kernel died (os._exit, a crash, or the memory limit); the tests it had not reached score 0"
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "nbgrader could not grade this submission: " + (lines[-1][:MESSAGE_CHARS] if lines else "no log")
+
+
+def main(work_dir: Path) -> None:
+    try:
+        result = run(work_dir)
+    except Exception:
+        result = {"tests": {}, "failures": ["the grader failed on this submission:\n" + traceback.format_exc()]}
+    (work_dir / "result.json").write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
