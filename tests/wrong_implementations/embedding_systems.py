@@ -68,8 +68,8 @@ WRONG_IMPLEMENTATIONS = [
     _wrong(
         "systems_dequantize_forgets_offset",
         "dequantizes with the scale only, dropping each row's offset (its minimum)",
-        "return codes.astype(np.float32) * scale[..., None] + offset[..., None]",
-        "return codes.astype(np.float32) * scale[..., None]",
+        "    values += offset[..., None]\n",
+        "",
     ),
     _wrong(
         "systems_quantized_lookup_first_rows_scale",
