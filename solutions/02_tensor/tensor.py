@@ -170,12 +170,13 @@ for shape, expected in [
 # depth-first search that appends a node after visiting its children, then walk it **in reverse**:
 #
 # ```
-# topo = []                       # inputs before the nodes that use them
 # visit(node):
-#     if node already visited: return
-#     mark node; visit each child in node._prev; append node to topo
-# visit(loss); loss.grad = 1; for node in reversed(topo): node._backward()
+#     if node was visited before: stop
+#     mark it visited; visit each of its inputs (node._prev); then append node to topo
 # ```
+#
+# After `visit(loss)`, `topo` lists every tensor after all of its inputs, the loss last. Seed the
+# loss's gradient with 1 and walk `topo` from the end back to the start, running each `_backward`.
 #
 # A naive recursion that calls `_backward` and then recurses into the children is wrong as soon as a
 # node is used twice (a "diamond"): it runs that node before its second use has delivered its
@@ -935,7 +936,7 @@ picked = W[np.array([2, 2, 0])]
 assert np.allclose(W.grad[2], [3.0, 5.0, 7.0]) and np.allclose(W.grad[0], [6.0, 7.0, 8.0]), f"repeated ids must add their gradients, got {W.grad}"
 assert not (ids + 1).requires_grad, "integer results never require grad"
 try:
-    Tensor([1, 2], requires_grad=True)
+    Tensor(np.array([3, 4]), requires_grad=True)
 except TypeError:
     pass
 else:
