@@ -96,7 +96,7 @@ def test_requires_grad_propagates_only_to_floating_results():
 
 def test_scalar_operands_keep_float32():
     x = Tensor([1.0, 2.0], requires_grad=True)
-    for y in (x * 2, x + 1, 2.0 - x, x / 3, 1 / x, x ** 2, -x, x.mean()):
+    for y in (x * 2, x + 1, 2.0 - x, x / 3, 1 / x, x ** 2, -x, x.mean(), x * np.int64(3), x / np.float64(2)):
         assert y.dtype == np.float32, y
     (x * 3).sum().backward()
     assert x.grad.dtype == np.float32

@@ -268,7 +268,7 @@ class Tensor:
         """Wrap a Python scalar or an array as a Tensor (scalars take this tensor's float dtype)."""
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, (bool, int, float)) and _is_float(self.dtype):
+        if isinstance(other, (int, float, np.number)) and _is_float(self.dtype):
             return Tensor(other, dtype=self.dtype)
         return Tensor(other)
 
