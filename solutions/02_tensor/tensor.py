@@ -127,10 +127,10 @@ for shape, expected in [
 # `loss = ((x * w) + b).sum()` builds this graph:
 #
 # ```
-# x ──┐
-#     (*)── t ──┐
-# w ──┘         (+)── u ──(sum)── loss
-# b ────────────┘
+# x ---.
+#       (*) -- t ---.
+# w ---'             (+) -- u -- (sum) -- loss
+# b ----------------'
 # ```
 #
 # The **chain rule** says that to know how `loss` depends on `x`, multiply the local derivatives
@@ -186,9 +186,19 @@ for shape, expected in [
 # ### The class
 #
 # The cell below is the whole `Tensor`. Read the given ops first (`__truediv__`, `sum`, `exp`,
-# `__getitem__` ...): they all follow the same pattern. Then fill the solution regions, each marked by a
-# comment saying what it must do. You can test a local rule by hand, exactly as `backward()` will call
-# it: set `out.grad` and call `out._backward()`.
+# `__getitem__` ...): they all follow the same pattern. Your parts are the lines that raise
+# `NotImplementedError` (each names its method), under a comment saying what they compute. A good
+# order, with the test that checks each step:
+#
+# | write | then run |
+# |---|---|
+# | `_accumulate_grad`, the closures of `__add__` and `__mul__` | `test_tensor_add_mul_backward` |
+# | `backward` and `_topological_order` | `test_tensor_backward_topological` |
+# | the closure of `__matmul__` | `test_tensor_matmul_backward` |
+# | the closure of `log` | `test_tensor_log_backward` |
+#
+# Re-run the class cell after each change. You can test a local rule by hand, exactly as `backward()`
+# will call it: set `out.grad` and call `out._backward()`.
 
 # %% nbgrader={"grade": false, "grade_id": "tensor_class", "locked": false, "schema_version": 3, "solution": true}
 #| export
