@@ -424,3 +424,12 @@ def test_cross_entropy_gradient_is_softmax_minus_one_hot(logits, seed):
     expected[np.arange(n), targets] -= 1.0
     np.testing.assert_allclose(z.grad, expected / n, atol=1e-12)
     np.testing.assert_allclose(z.grad.sum(axis=1), 0.0, atol=1e-12)
+
+
+def test_too_deep_graph_names_the_recursion_limit():
+    x = Tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(3000):
+        y = y + 1.0
+    with pytest.raises(RecursionError, match="setrecursionlimit"):
+        y.sum().backward()

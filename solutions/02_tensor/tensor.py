@@ -23,6 +23,8 @@
 
 # %%
 #| export
+import sys
+
 import numpy as np
 
 # %% [markdown]
@@ -329,7 +331,11 @@ class Tensor:
         if grad.shape != self.shape:
             raise ValueError(f"backward(grad): grad has shape {grad.shape} but the tensor has shape "
                              f"{self.shape}; they must match")
-        topo = self._topological_order()
+        try:
+            topo = self._topological_order()
+        except RecursionError:
+            raise RecursionError("the graph is deeper than Python's recursion limit (a chain of about "
+                                 f"{sys.getrecursionlimit()} ops); raise it with sys.setrecursionlimit") from None
         for node in topo:
             if node._prev:  # an intermediate result's gradient belongs to one backward pass
                 node.grad = None
