@@ -79,6 +79,7 @@ def bench_case(name, vocab_size, embedding_dim, count, distribution, repeats, rn
     weight = rng.random((vocab_size, embedding_dim), dtype=np.float32)
     ids = make_ids(distribution, vocab_size, count, rng)
     grad_output = rng.standard_normal((count, embedding_dim), dtype=np.float32)
+    buffer = np.empty((count, embedding_dim), dtype=weight.dtype)
     embedding = Embedding.from_pretrained(weight, freeze=False)
     assert np.array_equal(embedding(ids).data, weight[ids])
 
@@ -88,6 +89,7 @@ def bench_case(name, vocab_size, embedding_dim, count, distribution, repeats, rn
         "numpy W[ids]": lambda: weight[ids],
         "numpy take (clip)": lambda: np.take(weight, ids, axis=0, mode="clip"),
         "numpy take (raise)": lambda: np.take(weight, ids, axis=0),
+        "numpy take (raise, out=)": lambda: np.take(weight, ids, axis=0, out=buffer),
     }
     backward = {
         "tinytorch_lite": lambda: embedding_backward(ids, grad_output, vocab_size),
