@@ -217,8 +217,8 @@ assert np.array_equal(edge, [0, 4]), "ids 0 and vocab_size - 1 are valid"
 # carries a `_backward` closure, as in the Tensor module: when the gradient `out.grad` arrives, it
 # turns it into a gradient for the table (section 4) and hands it to `weight._accumulate_grad`.
 #
-# **Your tasks.** In `Embedding.__init__` create the weight Tensor; in `forward` do the lookup and
-# attach the backward closure. (The padding and `max_norm` regions come in section 5; leave them
+# **Your tasks.** In `Embedding.__init__` draw the table; in `forward` do the lookup and attach the
+# backward closure. (The padding and `max_norm` regions come in section 5; leave them
 # for now.)
 #
 # The two helpers below, given, check the constructor's arguments.
@@ -278,6 +278,7 @@ class Embedding:
             raise TypeError(f"dtype must be a floating dtype such as np.float32, got {dtype}")
         rng = np.random.default_rng(rng)
         shape = (self.vocab_size, self.embedding_dim)
+        # weight: a numpy array of this shape and dtype, each entry drawn from N(0, 1) with rng
         ### BEGIN SOLUTION
         sample_dtype = np.float64 if dtype == np.float64 else np.float32
         weight = rng.standard_normal(shape, dtype=sample_dtype).astype(dtype, copy=False)
@@ -286,9 +287,7 @@ class Embedding:
             ### BEGIN SOLUTION
             weight[self.padding_idx] = 0
             ### END SOLUTION
-        ### BEGIN SOLUTION
         self.weight = Tensor(weight, requires_grad=True)
-        ### END SOLUTION
 
     @classmethod
     def from_pretrained(cls, weights, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
