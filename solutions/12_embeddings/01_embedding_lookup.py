@@ -446,8 +446,10 @@ assert embedding(np.zeros((3, 1), dtype=np.int32)).shape == (3, 1, 6), "ids (3, 
 #    of tokens that occur thousands of times), and add the rest of each of their runs with one
 #    `.sum(axis=0)` per id.
 #
-# Every pass is a vectorised gather and scatter, and adds each occurrence in its original order.
-# Most of the remaining cost is zeroing the `(V, D)` gradient itself.
+# Every pass is one vectorised gather and scatter that adds the occurrences in their original order,
+# as `np.add.at` does (only the per-id sums of step 3 may round differently). Most of the remaining
+# cost is allocating and zeroing the `(V, D)` gradient itself: for GPT-2 that is 154 MB, against
+# 25 MB of `grad_output`.
 #
 # **Your task.** Complete `embedding_backward`, the scatter-add (its `padding_idx` and
 # `scale_grad_by_freq` regions come in section 5).
