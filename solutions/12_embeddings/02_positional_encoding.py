@@ -135,7 +135,7 @@ def sinusoidal_table(max_seq_length, embedding_dim, base=10000.0, dtype=np.float
     For odd d the last column is a sine (the table of width d + 1 without its last column).
     Angles are computed in float64 and the table is cast to `dtype` at the end: float32 angle
     math is several times faster but off by up to ~1e-3 at positions in the thousands (8.5e-4 for
-    8192 x 1024 in the reference measurements; section 2.1 of the notebook measures both).
+    8192 x 1024 in the reference measurements; section 2.1 of the Module 12 part 2 notebook measures both).
     """
     max_seq_length = _check_size("max_seq_length", max_seq_length)
     embedding_dim = _check_size("embedding_dim", embedding_dim)
@@ -144,6 +144,7 @@ def sinusoidal_table(max_seq_length, embedding_dim, base=10000.0, dtype=np.float
     positions = np.arange(max_seq_length, dtype=np.float64)[:, None]  # (T, 1)
     pair_index = np.arange(0, embedding_dim, 2, dtype=np.float64)     # 2i, shape (ceil(d/2),)
     table = np.empty((max_seq_length, embedding_dim), dtype=np.float64)
+    # TODO: angles p / base**(2i/d), shape (T, ceil(d/2)); sines into the even columns, cosines into the odd
     ### BEGIN SOLUTION
     angles = positions / base ** (pair_index / embedding_dim)         # (T, ceil(d/2))
     table[:, 0::2] = np.sin(angles)
@@ -301,6 +302,7 @@ class PositionalEncoding:
     def forward(self, x):
         """x: (T, D) or (B, T, D) Tensor -> x + PE[:T], same shape; the gradient reaches x."""
         x, seq_len = _check_sequence(x, self.embedding_dim, self.max_seq_length, "PositionalEncoding")
+        # TODO: add the first seq_len rows of self.table to x (broadcasting covers a batch axis)
         ### BEGIN SOLUTION
         return x + self.table[:seq_len]
         ### END SOLUTION
@@ -386,7 +388,7 @@ for bad_args in [dict(embedding_dim=0), dict(embedding_dim=4, max_seq_length=0),
 #   $\;\partial L / \partial W[p] = \sum_b G[b, p]\;$ for $p < T$, and zero for the rows not used.
 # - **The wall.** A table with `max_seq_length` rows has nothing to say about position
 #   `max_seq_length`; and rows beyond the longest training sequence never receive a gradient, so
-#   they keep their random initial values. The experiment in section 7 shows what that does.
+#   they keep their random initial values. The experiment in section 8 shows what that does.
 #
 # The forward pass below adds the rows with numpy and registers its own backward closure, the
 # extension point of the `Tensor` (see its docstring), so that you write the gradient yourself.
@@ -419,6 +421,7 @@ class LearnedPositionalEmbedding:
         def _backward():
             x._accumulate_grad(out.grad)
             grad_table = np.zeros_like(self.weight.data)                     # (max_seq_length, D)
+            # TODO: rows 0..seq_len-1 get out.grad ((T, D) or (B, T, D)) summed over the batch
             ### BEGIN SOLUTION
             grad_table[:seq_len] = out.grad.reshape(-1, seq_len, self.embedding_dim).sum(axis=0)
             ### END SOLUTION
@@ -498,7 +501,7 @@ assert 0.008 < init.std() < 0.012 and init.dtype == np.float32, f"init should be
 #
 # which depends on the positions only through $n - m$. Nothing is added to the token vectors, there
 # are no parameters, and any position can be rotated: there is no table with a last row. (Whether a
-# model trained on short sequences *uses* that well on long ones is a different question; section 7
+# model trained on short sequences *uses* that well on long ones is a different question; section 8
 # measures it.)
 #
 # **Which coordinates form a pair?** Two conventions exist, and mixing them silently breaks a model:
@@ -544,6 +547,7 @@ class RotaryEmbedding:
         else:
             x1, x2 = x[..., :half], x[..., half:]
         cos, sin = np.cos(angles), np.sin(angles)
+        # TODO: y1, y2 = the pairs (x1, x2) turned counter-clockwise by the angles
         ### BEGIN SOLUTION
         y1 = x1 * cos - x2 * sin
         y2 = x1 * sin + x2 * cos
@@ -653,6 +657,7 @@ def _alibi_slopes(num_heads):
     if num_heads & (num_heads - 1):  # not a power of two: interleave from the next power (Press et al.)
         lower = 2 ** int(math.log2(num_heads))
         return np.concatenate([_alibi_slopes(lower), _alibi_slopes(2 * lower)[0::2][: num_heads - lower]])
+    # TODO: num_heads slopes, geometric: start 2**(-8/num_heads), ratio the same
     ### BEGIN SOLUTION
     start = 2.0 ** (-8.0 / num_heads)
     return start ** np.arange(1, num_heads + 1)
