@@ -317,6 +317,7 @@ BAD_INPUT = {
     "rotary odd head_dim": (lambda: RotaryEmbedding(7), ValueError, ["even", "7"]),
     "rotary unknown pairing": (lambda: RotaryEmbedding(4, pairing="interleaved"), ValueError, ["adjacent", "half"]),
     "rotary wrong width": (lambda: RotaryEmbedding(4)(Tensor(np.zeros((3, 6)))), ValueError, ["head_dim=4", "(3, 6)"]),
+    "rotary integer input": (lambda: RotaryEmbedding(4)(Tensor(np.zeros((3, 4), np.int64))), TypeError, ["int64"]),
     "rotary 1-D": (lambda: RotaryEmbedding(4)(Tensor(np.zeros(4))), ValueError, ["(4,)"]),
     "rotary positions shape": (lambda: RotaryEmbedding(4)(Tensor(np.zeros((3, 4))), positions=[0, 1]),
                                ValueError, ["(3,)", "(2,)"]),

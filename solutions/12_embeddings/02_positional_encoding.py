@@ -37,10 +37,11 @@ from tinytorch_lite.core.tensor import Tensor, cross_entropy
 # ## 1. Why order matters
 #
 # "dog bites man" and "man bites dog" contain the same three tokens. After the lookup of part 1 they
-# are the same three vectors, in a different order. The first layers of a transformer that read those
-# vectors, attention in particular, treat their input as a *set*: each output is a weighted sum over
-# all positions, and permuting the inputs only permutes the outputs. Any summary of the sequence, such
-# as the mean vector, cannot tell the two sentences apart:
+# are the same three vectors, in a different order. Attention, the layer that reads them, treats its
+# input as a *set*: each output is a weighted sum over all positions, with weights computed from the
+# vectors alone, so permuting the inputs only permutes the outputs (a causal mask changes this a
+# little: each position sees a different number of tokens). Any summary of the sequence, such as
+# the mean vector, cannot tell the two sentences apart:
 
 # %%
 words = {"dog": 0, "bites": 1, "man": 2}
@@ -92,9 +93,10 @@ print("identical:", np.allclose(sentence_a.mean(axis=0), sentence_b.mean(axis=0)
 # **Odd widths.** With $d$ odd the sines get one column more than the cosines: column $d-1$ is
 # $\sin(p\,\omega_{(d-1)/2})$, as if a table of width $d+1$ had lost its last column.
 #
-# **Precision.** The angle $p\,\omega_i$ reaches thousands of radians, where float32 numbers are about
-# $10^{-3}$ apart, so computing the angles in float32 gives visibly wrong values at large $p$. We
-# compute in float64 and cast the finished table to the requested dtype; section 2.1 measures both.
+# **Precision.** The angle $p\,\omega_i$ reaches thousands of radians, where neighbouring float32
+# numbers lie $10^{-4}$ to $10^{-3}$ apart, so angles computed in float32 give visibly wrong values
+# at large $p$. We compute in float64 and cast the finished table to the requested dtype; section
+# 2.1 measures both.
 #
 # **Your task:** fill in the angles and the two interleaved column sets. `positions` and `pair_index`
 # are prepared for you; use broadcasting, no Python loop.
@@ -433,7 +435,8 @@ class LearnedPositionalEmbedding:
     __call__ = forward
 
     def __repr__(self):
-        return f"LearnedPositionalEmbedding(max_seq_length={self.max_seq_length}, embedding_dim={self.embedding_dim})"
+        return (f"LearnedPositionalEmbedding(max_seq_length={self.max_seq_length}, "
+                f"embedding_dim={self.embedding_dim})")
 
 # %% nbgrader={"grade": true, "grade_id": "test_learned_positional_gradient", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 """Check that the learned table's gradient is the batch sum of the output gradient, in rows :T only."""
@@ -533,7 +536,8 @@ class RotaryEmbedding:
     def __init__(self, head_dim, base=10000.0, pairing="adjacent"):
         head_dim = _check_size("head_dim", head_dim)
         if head_dim % 2:
-            raise ValueError(f"head_dim must be even, since rotary embeddings rotate pairs of coordinates; got {head_dim}")
+            raise ValueError(f"head_dim must be even, since rotary embeddings rotate pairs of "
+                             f"coordinates; got {head_dim}")
         if pairing not in ("adjacent", "half"):
             raise ValueError(f"pairing must be 'adjacent' or 'half', got {pairing!r}")
         self.head_dim, self.base, self.pairing = head_dim, base, pairing
@@ -562,12 +566,16 @@ class RotaryEmbedding:
         """x: Tensor (..., T, head_dim); positions: T ints (default 0..T-1) -> rotated Tensor, same shape."""
         if not isinstance(x, Tensor):
             x = Tensor(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"RotaryEmbedding rotates query and key vectors (floats), got dtype {x.dtype}")
         if x.ndim < 2 or x.shape[-1] != self.head_dim:
-            raise ValueError(f"RotaryEmbedding expects shape (..., seq_len, head_dim={self.head_dim}), got {x.shape}")
+            raise ValueError(f"RotaryEmbedding expects shape (..., seq_len, head_dim={self.head_dim}), "
+                             f"got {x.shape}")
         seq_len = x.shape[-2]
         positions = np.arange(seq_len) if positions is None else np.asarray(positions)
         if positions.shape != (seq_len,):
-            raise ValueError(f"positions must have shape ({seq_len},), one per row of x, got {positions.shape}")
+            raise ValueError(f"positions must have shape ({seq_len},), one per row of x, "
+                             f"got {positions.shape}")
         angles = positions[:, None].astype(np.float64) * self.inv_freq  # (T, head_dim/2)
         out = Tensor(self._rotate_pairs(x.data, angles), _children=(x,), _op="rotary")
 
@@ -706,10 +714,12 @@ class EmbeddingLayer:
     positional: "sinusoidal" (fixed table), "learned" (trainable table) or "none".
     """
 
-    def __init__(self, vocab_size, embedding_dim, max_seq_length=512, positional="sinusoidal", scale=False, rng=None):
+    def __init__(self, vocab_size, embedding_dim, max_seq_length=512, positional="sinusoidal",
+                 scale=False, rng=None):
         modes = ("sinusoidal", "learned", "none")
         if positional not in modes:
-            raise ValueError(f"unknown positional mode {positional!r}; choose one of {', '.join(map(repr, modes))}")
+            raise ValueError(f"unknown positional mode {positional!r}; "
+                             f"choose one of {', '.join(map(repr, modes))}")
         rng = np.random.default_rng(rng)
         self.embedding_dim, self.positional, self.scale = embedding_dim, positional, scale
         self.token_embedding = Embedding(vocab_size, embedding_dim, rng=rng)
