@@ -60,6 +60,19 @@ class SandboxedKernelManager(AsyncKernelManager):
             except OSError:
                 pass
 
+    interrupt_kernel = _async_interrupt_kernel  # AsyncKernelManager binds the public name to its own method
+
+
+REAP_CHILDREN = """
+import os as _os
+try:
+    while _os.waitpid(-1, _os.WNOHANG)[0]:
+        pass
+except ChildProcessError:
+    pass
+del _os
+"""
+
 
 class SandboxedExecute(Execute):
     def __init__(self, *args, **kwargs):
@@ -75,15 +88,18 @@ class SandboxedExecute(Execute):
             self._output_bytes[cell_index] = used + size
             if used + size > budget:
                 if used <= budget:
-                    outs.append(NotebookNode(output_type="stream", name="stderr",
+                    outs.append(NotebookNode(output_type="stream", name="stdout",
                                              text=f"\n[grader: output beyond {budget} bytes was dropped]\n"))
                 return None
         return super().output(outs, msg, display_id, cell_index)
 
-    def on_cell_executed(self, **kwargs):
+    async def on_cell_executed(self, **kwargs):
+        # Notes go to stdout: nbgrader fails a graded cell that wrote to stderr.
         super().on_cell_executed(**kwargs)
         launcher = getattr(self.km, "launcher_pid", None)
         if launcher and sandbox.kill_strays(launcher, SETTINGS["confine"]):
             kwargs["cell"].outputs.append(NotebookNode(
-                output_type="stream", name="stderr",
+                output_type="stream", name="stdout",
                 text="[grader: processes this cell left running were stopped]\n"))
+            # the kernel must collect its killed children, or they keep counting against its process limit
+            await self.async_wait_for_reply(self.kc.execute(REAP_CHILDREN, silent=True, store_history=False))

@@ -104,7 +104,8 @@ def kernel_command(kernel_cmd: list[str], cwd: Path, writable: list[Path], limit
     else:
         command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     read_only, read_write = _read_only_roots(), [str(cwd), *map(str, writable)]
-    command += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits.tmp_bytes),
+                "--tmpfs", "/tmp"]
     # bwrap makes missing parents of mount points private (0700); the sandbox uid must pass through them
     parents = {str(p) for path in read_only + read_write for p in Path(path).parents} - {"/", "/tmp"}
     for parent in sorted(parents, key=lambda p: p.count("/")):
@@ -158,6 +159,13 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
 def _name(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()
@@ -184,7 +192,7 @@ def kill_strays(launcher_pid: int, confined: bool = True) -> int:
     kernel = kernel_pid(launcher_pid) if confined else launcher_pid
     killed = 0
     for _ in range(20):  # children may fork while we kill; a few rounds catch them all
-        strays = [p for p in descendants(launcher_pid) if p != kernel and _name(p) != "bwrap"]
+        strays = [p for p in descendants(launcher_pid) if p != kernel and _name(p) != "bwrap" and not _zombie(p)]
         if not strays:
             break
         for pid in strays:

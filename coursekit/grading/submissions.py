@@ -35,18 +35,17 @@ def extract_zip(archive: Path, target: Path) -> Path:
     return target
 
 
-def collect(folder: Path, assignments: list[str] | None = None) -> list[Submission]:
-    """Every <student>/<assignment>/*.ipynb under folder (at any depth), sorted by student."""
+def collect(folder: Path, assignments: list[str]) -> list[Submission]:
+    """Every <student>/<assignment>/ folder under folder (at any depth) for a known assignment, with the
+    notebooks in it (an empty folder is a submission with every notebook missing), sorted by student."""
     found: dict[tuple[str, str], dict[str, Path]] = {}
-    for path in sorted(Path(folder).rglob("*.ipynb")):
-        parts = path.relative_to(folder).parts
-        if len(parts) < 3 or ".ipynb_checkpoints" in parts:
-            continue
-        student, assignment = parts[-3], parts[-2]
-        if assignments is None or assignment in assignments:
-            found.setdefault((student, assignment), {})[path.stem] = path
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_dir() and path.name in assignments and path.parent != Path(folder).parent:
+            files = {p.stem: p for p in sorted(path.glob("*.ipynb"))}
+            found.setdefault((path.parent.name, path.name), {}).update(files)
     if not found:
-        raise ValueError(f"no submissions found in {folder}: expected <student_id>/<assignment>/<notebook>.ipynb")
+        raise ValueError(f"no submissions found in {folder}: expected <student_id>/<assignment>/<notebook>.ipynb "
+                         f"with <assignment> one of {', '.join(assignments)}")
     return [Submission(student, assignment, files) for (student, assignment), files in sorted(found.items())]
 
 
@@ -104,3 +103,20 @@ def inspect(submission: Submission, manifest: Manifest) -> Submission:
             submission.accepted[name] = valid[name][0]
             submission.notes += _cell_checks(name, valid[name][1], manifest)
     return submission
+
+
+def without_duplicate_ids(path: Path) -> str:
+    """The notebook's JSON with the nbgrader metadata of every copy of a grade_id but the last removed.
+    nbgrader's DeduplicateIds also keeps the last copy, but leaves the others with empty metadata that
+    its own CheckCellMetadata step then rejects, failing the whole notebook."""
+    nb = json.loads(Path(path).read_bytes())
+    last = {}
+    for index, cell in enumerate(nb["cells"]):
+        grade_id = ((cell.get("metadata") or {}).get("nbgrader") or {}).get("grade_id")
+        if grade_id:
+            last[grade_id] = index
+    for index, cell in enumerate(nb["cells"]):
+        grade_id = ((cell.get("metadata") or {}).get("nbgrader") or {}).get("grade_id")
+        if grade_id and last[grade_id] != index:
+            del cell["metadata"]["nbgrader"]
+    return json.dumps(nb)

@@ -19,7 +19,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.converters import Autograde
 from nbgrader.preprocessors import Execute
 
-from . import sandbox
+from . import kernel, sandbox
 from .. import gradebook
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -41,19 +41,27 @@ def error_message(cell) -> str | None:
     return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS] + " [...]"
 
 
-def notebook_outcomes(path: Path) -> dict[str, str | None]:
-    """grade_id -> error message (None = passed) for the graded cells of an autograded notebook."""
-    outcomes = {}
-    for cell in nbformat.read(path, as_version=4).cells:
+def notebook_outcomes(path: Path) -> tuple[dict[str, str | None], list[str]]:
+    """For an autograded notebook: grade_id -> error message (None = passed) of its graded cells, and
+    notes on everything else that went wrong (errors in other cells, the grader stepping in)."""
+    outcomes, notes = {}, []
+    for number, cell in enumerate(nbformat.read(path, as_version=4).cells, start=1):
+        if cell.cell_type != "code":
+            continue
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and cell.cell_type == "code":
+        where = f"{path.stem}, cell {number}" + (f" (`{meta['grade_id']}`)" if meta.get("grade_id") else "")
+        if meta.get("grade"):
             outcomes[meta["grade_id"]] = error_message(cell)
-    return outcomes
+        elif error_message(cell):
+            notes.append(f"{where}: {error_message(cell)}")
+        for output in cell.get("outputs", []):
+            for line in str(output.get("text", "")).splitlines():
+                if line.startswith("[grader: "):
+                    notes.append(f"{where}: {line[len('[grader: '):-1]}")
+    return outcomes, notes
 
 
 def run(work_dir: Path) -> dict:
-    from . import kernel
-
     request = json.loads((work_dir / "request.json").read_text())
     course, assignment, student = work_dir / "course", request["assignment"], request["student_id"]
     limits = sandbox.Limits(**request["limits"])
@@ -65,6 +73,7 @@ def run(work_dir: Path) -> dict:
     config.Autograde.autograde_preprocessors = [kernel.SandboxedExecute if p is Execute else p for p in steps]
     gradebook._put_environment_on_path()
     outcome = NbGraderAPI(config=config).autograde(assignment, student, force=True, create=True)
+    print(outcome.get("log") or "", outcome.get("error") or "", flush=True)  # into worker.log
     autograded = course / "autograded" / student / assignment
     tests, failures = {}, []
     with Gradebook(url) as gb:
@@ -74,7 +83,8 @@ def run(work_dir: Path) -> dict:
             submission = None
         for notebook in (submission.notebooks if submission else []):
             path = autograded / f"{notebook.name}.ipynb"
-            outcomes = notebook_outcomes(path) if path.exists() else {}
+            outcomes, notes = notebook_outcomes(path) if path.exists() else ({}, [])
+            failures += notes
             for grade in notebook.grades:
                 message = outcomes.get(grade.name, "missing")
                 if message == "missing":
@@ -84,7 +94,7 @@ def run(work_dir: Path) -> dict:
                     "score": float(grade.auto_score or 0), "max_score": float(grade.max_score),
                     "message": message}
     if not outcome.get("success"):
-        failures.append(_nbgrader_failure(outcome.get("log") or "", outcome.get("error") or ""))
+        failures.insert(0, _nbgrader_failure(outcome.get("log") or "", outcome.get("error") or ""))
     return {"tests": tests, "failures": failures}
 
 
