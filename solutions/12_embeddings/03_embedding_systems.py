@@ -223,7 +223,8 @@ assert embedding_memory(10, 4, dtype=np.float64, tied=True).total_bytes == 320, 
 # 50,257 x 128 float32 table (GPT-2's vocabulary, a narrow width) allocate: weights, gradient, two
 # moment buffers?
 #
-# We then measure it with `tracemalloc`, which sees every numpy allocation.
+# We then measure it with `tracemalloc`, which sees every numpy allocation; we count the numpy
+# data buffers still held after the step.
 
 # %%
 vocab_size, embedding_dim = 50257, 128
@@ -235,12 +236,14 @@ second_moment = np.zeros_like(embedding.weight.data)
 token_ids = np.random.default_rng(1).integers(0, vocab_size, size=(8, 128))
 output = embedding(token_ids)
 output.backward(np.ones(output.shape, dtype=np.float32))
-measured_bytes, peak_bytes = tracemalloc.get_traced_memory()
+numpy_buffers = tracemalloc.take_snapshot().filter_traces([tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)])
+_, peak_bytes = tracemalloc.get_traced_memory()
 tracemalloc.stop()
+measured_bytes = sum(stat.size for stat in numpy_buffers.statistics("filename"))
 print("predicted:", predicted)
-print(f"measured:  {format_bytes(measured_bytes)} held after the step, {format_bytes(peak_bytes)} at the peak")
+print(f"measured:  {format_bytes(measured_bytes)} of numpy arrays held after the step, {format_bytes(peak_bytes)} at the peak")
 print(f"the formula explains {predicted.total_bytes / measured_bytes:.1%} of what is held; the rest is the "
-      f"activations of {token_ids.size} tokens ({format_bytes(output.data.nbytes)} of output) and temporaries")
+      f"output of {token_ids.size} tokens ({format_bytes(output.data.nbytes)}), its gradient and the ids")
 del embedding, first_moment, second_moment, output
 
 # %% [markdown]
@@ -352,7 +355,7 @@ def plot_embedding_share(models=MODEL_EMBEDDINGS, ax=None):
     ax.set(xlabel="token tables, % of all parameters", title="Embedding share of real models")
     for label, key in (("tied", True), ("untied", False), ("no output vocabulary", None)):
         ax.bar(0, 0, color=colour[key], label=label)
-    ax.legend(fontsize="small", loc="lower right")
+    ax.legend(fontsize="small", loc="upper right")
     return ax
 
 
@@ -362,9 +365,10 @@ def plot_training_memory(models=MODEL_EMBEDDINGS, dtype="float32", optimizer="ad
     models = [m for m in models if m.tied is not None]
     records = [embedding_memory(m.vocab_size, m.hidden_size, dtype, m.tied, True, optimizer) for m in models]
     left = np.zeros(len(models))
-    for colour, field in zip(_COLOURS, ("weight_bytes", "grad_bytes", "optimizer_bytes")):
+    parts = (("weight_bytes", "weights"), ("grad_bytes", "gradients"), ("optimizer_bytes", "optimizer state"))
+    for colour, (field, label) in zip(_COLOURS, parts):
         gib = np.array([getattr(r, field) for r in records]) / 2**30
-        ax.barh([m.name for m in models], gib, left=left, color=colour, label=field.replace("_bytes", ""))
+        ax.barh([m.name for m in models], gib, left=left, color=colour, label=label)
         left += gib
     ax.invert_yaxis()
     ax.set(xlabel="GiB", title=f"Training the token tables ({dtype}, {optimizer})")
@@ -663,6 +667,10 @@ zipf, uniform = pick(large_v, n, "zipf"), pick(large_v, n, "uniform")
 print(f"- On the {large['table_mib']:.0f} MiB table, Zipf ids take {zipf['forward_s'] / uniform['forward_s']:.2f}x the time of "
       "uniform ids: " + compare(zipf["forward_s"] / uniform["forward_s"], "the hot rows stay in cache.",
                                 "the skewed ids were slower here.", "the skew made no clear difference (within 20 %)."))
+layer_overhead = np.median([r["layer_s"] / r["forward_s"] for r in records if r["num_ids"] == n])
+print(f"- The whole layer call takes {layer_overhead:.1f}x the bare gather at {n} ids (median over the tables): "
+      + ("validating the ids and, above all, writing into freshly allocated output pages cost more than the lookup."
+         if layer_overhead > 1.5 else "the extra work of the layer is small next to the memory traffic."))
 growth_forward = large["forward_s"] / small["forward_s"]
 growth_backward = large["backward_s"] / small["backward_s"]
 print(f"- From {small_v:,} to {large_v:,} rows ({large_v // small_v}x), the forward time changes {growth_forward:.1f}x and "
@@ -1004,15 +1012,30 @@ with tempfile.TemporaryDirectory() as directory:
     assert np.array_equal(on_disk(ids).data, in_memory[ids])
     memmap_seconds = _best_seconds(lambda: on_disk(ids))
     memory_seconds = _best_seconds(lambda: np.take(in_memory, ids, axis=0))
-    print(f"{format_bytes(os.path.getsize(path))} file: memmap lookup {1e6 * memmap_seconds:.0f} us, "
-          f"in-memory {1e6 * memory_seconds:.0f} us ({memmap_seconds / memory_seconds:.1f}x) with the file in the page cache")
     del on_disk
+    cold_times = []
+    for _ in range(3):  # drop this file's pages from the page cache, map it again, look up once
+        with open(path, "rb") as f:
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        cold_table = MemmapEmbedding(path)
+        cold_times.append(_best_seconds(lambda: cold_table(ids), repeats=1, warmup=0))
+        del cold_table
+    cold_seconds = min(cold_times)
+print(f"{format_bytes(200_000 * 64 * 4)} table, {len(ids)} uniform ids: in memory {1e6 * memory_seconds:.0f} us; "
+      f"memmap with the file cached {memmap_seconds / memory_seconds:.1f}x that, "
+      f"with its pages evicted first {cold_seconds / memory_seconds:.1f}x")
+print("With the file in the page cache, a memmap lookup costs "
+      + ("about what an in-memory one does" if memmap_seconds < 1.5 * memory_seconds else
+         f"{memmap_seconds / memory_seconds:.1f}x an in-memory one")
+      + "; reading the pages from storage makes it " + compare(cold_seconds / memmap_seconds, "faster, which means the "
+      "eviction did not take effect here", f"{cold_seconds / memmap_seconds:.0f}x slower", "no slower: this storage is as fast as the cache") + ".")
 
 # %% [markdown]
-# With the file cached by the operating system, a memmap lookup costs about what an in-memory one
-# does. The price is paid when pages are not cached: each miss is a disk read, microseconds on an SSD
-# instead of nanoseconds. Production recommenders therefore keep hot rows (Zipf again) in fast memory
-# and the long tail on slower tiers.
+# A memmap table costs what its page misses cost: a page in the page cache is read at memory
+# speed, a missing one is a read from storage (`posix_fadvise(..., POSIX_FADV_DONTNEED)` above asks
+# the operating system to forget this file's cached pages, so the second measurement pays the misses).
+# Production recommenders therefore keep the hot rows (Zipf again) in fast memory and the long tail
+# on slower tiers.
 #
 # ### `EmbeddingBag`: lookup and reduce in one step
 #
@@ -1324,7 +1347,8 @@ print(f"copy bandwidth {copy_gbps:.1f} GB/s; uniform-id gather on a {large['tabl
       f"{h200['forward_ms']:.3f} ms on an H200 (cited)")
 print(f"int8 table {formats[0][1] / int8_row[1]:.2f}x smaller, worst row error {int8_row[2]:.1%}; "
       f"sparse update {dense_seconds / sparse_seconds:.0f}x faster than dense; "
-      f"memmap lookup {memmap_seconds / memory_seconds:.1f}x the in-memory time (file cached)")
+      f"memmap lookup {memmap_seconds / memory_seconds:.1f}x the in-memory time with the file cached, "
+      f"{cold_seconds / memory_seconds:.1f}x with its pages evicted")
 
 # %% [markdown]
 # ## Exercises
