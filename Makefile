@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 SETUP := .venv/.installed
 
-.PHONY: course test check export release book bench clean
+.PHONY: course test check export release book bench clean grade validate gradescope
 
 course: $(SETUP)
 	$(PYTHON) -m coursekit course
@@ -24,6 +24,15 @@ book: $(SETUP)
 
 bench: $(SETUP)
 	for script in benchmarks/*.py; do case $$script in */__init__.py) ;; *) $(PYTHON) $$script || exit 1;; esac; done
+
+grade: $(SETUP)
+	$(PYTHON) -m coursekit grade "$(SUBMISSIONS)" --jobs $(or $(JOBS),1)
+
+validate: $(SETUP)
+	$(PYTHON) -m coursekit validate "$(NOTEBOOK)"
+
+gradescope: $(SETUP)
+	$(PYTHON) -m coursekit gradescope $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 clean:
 	rm -rf _build .jupyter_cache autograder/source autograder/release autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db

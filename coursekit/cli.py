@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+from .grading import commands as grading_commands
 from .sources import ROOT, CourseError, solution_notebooks
 
 GENERATED = ["tinytorch_lite", "notebooks"]
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         sub = commands.add_parser(name, help="build the website" if name == "book" else "export, release, build")
         sub.add_argument("--all", action="store_true", help="rebuild every page, not just changed ones")
         sub.set_defaults(run=run)
+    grading_commands.add_commands(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(message)s")
     logging.getLogger("traitlets").setLevel(logging.WARNING)  # nbgrader logs every file at INFO
