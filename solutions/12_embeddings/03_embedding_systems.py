@@ -49,22 +49,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinytorch_lite.core.embeddings import Embedding, embedding_backward
+from tinytorch_lite.core.embeddings import _validate_token_ids as _check_token_ids  # same errors as part 1
 from tinytorch_lite.core.tensor import Tensor
-
-
-def _check_token_ids(token_ids, vocab_size):
-    """Return token ids as an integer array, or raise a clear error for float or out-of-range ids."""
-    ids = token_ids.data if isinstance(token_ids, Tensor) else np.asarray(token_ids)
-    if ids.size == 0:
-        return ids.astype(np.int64)
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"token ids must be integers, got dtype {ids.dtype}; convert with .astype(np.int64)")
-    bad = np.flatnonzero((ids.reshape(-1) < 0) | (ids.reshape(-1) >= vocab_size))
-    if bad.size:
-        position = np.unravel_index(bad[0], ids.shape)
-        raise IndexError(f"token id {ids.reshape(-1)[bad[0]]} at position {tuple(map(int, position))} "
-                         f"is out of range; ids must lie in [0, {vocab_size - 1}] for vocab_size={vocab_size}")
-    return ids
 
 
 # %% [markdown]
