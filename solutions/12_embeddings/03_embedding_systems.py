@@ -647,7 +647,9 @@ fits = cache_mib is not None and small["table_mib"] < cache_mib < large["table_m
 print(f"- Uniform ids, {n} lookups: the {small['table_mib']:.0f} MiB table reaches {small['forward_fraction']:.0%} of the "
       f"copy bandwidth, the {large['table_mib']:.0f} MiB table {large['forward_fraction']:.0%}: "
       + compare(small["forward_s"] / large["forward_s"],
-                "the table that fits in cache is read faster than memory can stream." if fits else "the small table is faster.",
+                ("the table that fits in cache is read faster"
+                 + (", even faster than memory can stream." if small["forward_fraction"] > 1 else ".")) if fits
+                else "the small table is faster.",
                 "the small table was slower, so something other than the table (per-call overhead, other processes) dominated."))
 zipf, uniform = pick(large_v, n, "zipf"), pick(large_v, n, "uniform")
 print(f"- On the {large['table_mib']:.0f} MiB table, Zipf ids take {zipf['forward_s'] / uniform['forward_s']:.2f}x the time of "
@@ -655,7 +657,8 @@ print(f"- On the {large['table_mib']:.0f} MiB table, Zipf ids take {zipf['forwar
                                 "the skewed ids were slower here.", "the skew made no clear difference (within 20 %)."))
 layer_overhead = np.median([r["layer_s"] / r["forward_s"] for r in records if r["num_ids"] == n])
 print(f"- The whole layer call takes {layer_overhead:.1f}x the bare gather at {n} ids (median over the tables): "
-      + ("validating the ids and, above all, writing into freshly allocated output pages cost more than the lookup."
+      + ("validating the ids and allocating a fresh output, whose pages the operating system must map on first "
+         "write, cost more than the lookup itself."
          if layer_overhead > 1.5 else "the extra work of the layer is small next to the memory traffic."))
 growth_forward = large["forward_s"] / small["forward_s"]
 growth_backward = large["backward_s"] / small["backward_s"]
