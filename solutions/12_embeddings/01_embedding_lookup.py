@@ -323,7 +323,8 @@ class Embedding:
         ### END SOLUTION
         return out
 
-    __call__ = forward
+    def __call__(self, token_ids):
+        return self.forward(token_ids)
 
     def _renormalize(self, ids):
         """Rescale, in place, the rows named by `ids` whose norm exceeds `max_norm`."""
