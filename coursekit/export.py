@@ -14,7 +14,8 @@ HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 
 def _directive(line: str) -> tuple[str, str] | None:
-    """`#| export` -> ("export", ""); `#| default_exp core.x` -> ("default_exp", "core.x")."""
+    """`#| export` -> ("export", ""); `#| export core.y` -> ("export", "core.y");
+    `#| default_exp core.x` -> ("default_exp", "core.x")."""
     stripped = line.strip()
     if not stripped.startswith("#|"):
         return None
@@ -53,11 +54,13 @@ def collect(notebooks: list[SolutionNotebook]) -> dict[str, list[tuple[SolutionN
                     if target is not None:
                         raise CourseError(f"{cell_label(nb, index, cell)}: second `#| default_exp`; one per notebook")
                     target = directive[1]
-            first = cell.source.splitlines()[0] if cell.source else ""
-            if _directive(first) == ("export", ""):
-                if target is None:
-                    raise CourseError(f"{cell_label(nb, index, cell)}: `#| export` before any `#| default_exp`")
-                modules[target].append((nb, _exported_source(nb, index, cell)))
+            first = _directive(cell.source.splitlines()[0]) if cell.source else None
+            if first and first[0] == "export":
+                module = first[1] or target
+                if module is None:
+                    raise CourseError(f"{cell_label(nb, index, cell)}: `#| export` before any `#| default_exp`; "
+                                      "add one or name the module: `#| export core.<module>`")
+                modules[module].append((nb, _exported_source(nb, index, cell)))
     return modules
 
 

@@ -103,6 +103,14 @@ def test_refusals_name_notebook_and_cell(tmp_path, bad_cell, message):
     assert "solutions/01_a/things.py, cell" in str(error.value)
 
 
+def test_a_cell_can_name_its_own_module(tmp_path):
+    write(tmp_path, "01_a/things.py", first_part() + "\n# %%\n#| export core.lab\ndef run_lab():\n    return 1\n")
+    things, lab = exported(tmp_path)
+    assert lab == tmp_path / "tinytorch_lite" / "core" / "lab.py"
+    assert "def run_lab" in lab.read_text() and "def run_lab" not in things.read_text()
+    assert "def double" in things.read_text()
+
+
 def test_export_before_default_exp_is_refused(tmp_path):
     write(tmp_path, "01_a/things.py", "# %%\n#| export\nx = 1\n")
     with pytest.raises(CourseError, match="before any `#| default_exp`"):
