@@ -111,10 +111,10 @@ got = format_bytes(50257 * 768 * 4)
 assert got == "147.2 MiB", (f"GPT-2's float32 table (154,389,504 bytes) should print as '147.2 MiB', got {got!r}; "
                             "hint: divide by 1024 per unit, not 1000")
 ### BEGIN HIDDEN TESTS
-for num_bytes, expected in [(0, "0 B"), (1000, "1000 B"), (1023, "1023 B"), (1024, "1.0 KiB"),
-                            (2**20 - 1, "1024.0 KiB"), (5 * 2**40, "5.0 TiB"), (3 * 2**60, "3072.0 PiB")]:
-    got = format_bytes(num_bytes)
-    assert got == expected, f"format_bytes({num_bytes}) should be {expected!r}, got {got!r}"
+for size, want in [(0, "0 B"), (1000, "1000 B"), (1023, "1023 B"), (1024, "1.0 KiB"),
+                   (2**20 - 1, "1024.0 KiB"), (5 * 2**40, "5.0 TiB"), (3 * 2**60, "3072.0 PiB")]:
+    result = format_bytes(size)
+    assert result == want, f"format_bytes({size}) should be {want!r}, got {result!r}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -153,7 +153,7 @@ class EmbeddingMemory:
 def embedding_memory(vocab_size, embedding_dim, dtype="float32", tied=False, training=False, optimizer="adam"):
     """Predict the memory of a model's vocabulary tables.
 
-    params          = num_tables * vocab_size * embedding_dim   (num_tables = 1 if tied else 2)
+    params          = num_tables * vocab_size * embedding_dim, with one table when tied, two when untied
     weight_bytes    = params * DTYPE_BYTES[dtype]
     grad_bytes      = weight_bytes when training, else 0
     optimizer_bytes = OPTIMIZER_STATES[optimizer] * weight_bytes when training, else 0
@@ -923,7 +923,7 @@ grad = rng.standard_normal((16, 32, 8)).astype(np.float32)
 rows, values = sparse_embedding_backward(ids, grad, padding_idx=0)
 dense = embedding_backward(ids, grad, 1000, padding_idx=0)
 assert 0 not in rows and np.array_equal(rows, np.flatnonzero(np.isin(np.arange(1000), ids) & (np.arange(1000) != 0)))
-assert np.array_equal(values, dense[rows])
+assert np.array_equal(values, dense[rows]), "with padding_idx, values should equal the dense gradient's rows"
 table = Tensor(rng.standard_normal((1000, 8)).astype(np.float32), requires_grad=True)
 expected = table.data - 0.5 * dense
 sparse_sgd_update(table, rows, values, 0.5)
@@ -1281,12 +1281,12 @@ for strategy, num_shards in [("row", 4), ("column", 3)]:
     out.backward(grad)
     assert np.array_equal(sharded.full_grad(), expected_grad), f"{strategy} sharding changed the gradient"
 ### BEGIN HIDDEN TESTS
-for strategy, num_shards in [("row", 1), ("row", 23), ("row", 5), ("column", 6), ("column", 4)]:
-    sharded = ShardedEmbedding.from_embedding(full, num_shards=num_shards, strategy=strategy)
-    out = sharded(ids)
-    assert np.array_equal(out.data, full.weight.data[ids])
-    out.backward(grad)
-    assert np.array_equal(sharded.full_grad(), expected_grad), f"{strategy}, {num_shards} shards"
+for kind, count in [("row", 1), ("row", 23), ("row", 5), ("column", 6), ("column", 4)]:
+    split = ShardedEmbedding.from_embedding(full, num_shards=count, strategy=kind)
+    result = split(ids)
+    assert np.array_equal(result.data, full.weight.data[ids]), f"{kind} sharding over {count} shards changed the values"
+    result.backward(grad)
+    assert np.array_equal(split.full_grad(), expected_grad), f"{kind} sharding over {count} shards changed the gradient"
 ### END HIDDEN TESTS
 
 # %% [markdown]
