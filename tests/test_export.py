@@ -105,7 +105,7 @@ def test_refusals_name_notebook_and_cell(tmp_path, bad_cell, message):
 
 def test_a_cell_can_name_its_own_module(tmp_path):
     write(tmp_path, "01_a/things.py", first_part() + "\n# %%\n#| export core.lab\ndef run_lab():\n    return 1\n")
-    things, lab = exported(tmp_path)
+    lab, things = exported(tmp_path)  # written in module-name order
     assert lab == tmp_path / "tinytorch_lite" / "core" / "lab.py"
     assert "def run_lab" in lab.read_text() and "def run_lab" not in things.read_text()
     assert "def double" in things.read_text()
