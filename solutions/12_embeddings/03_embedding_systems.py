@@ -507,7 +507,8 @@ assert fraction_high_copy < 0.73 < fraction_low_copy, "the CPU reference reports
 # (`embedding_backward`) over vocabulary sizes, batch sizes and three id distributions. It times the
 # gather itself (into a reused output buffer, as a framework's caching allocator gives it) and,
 # separately, the whole layer call, which adds validating the ids and allocating a fresh output: with
-# small batches those fixed costs, not the memory, decide the time.
+# small batches those fixed costs, not the memory, decide the time. Each time is the fastest of a few
+# runs: on a machine shared with other work, the fastest run is the one least disturbed.
 #
 # - **sequential** ids `0, 1, 2, ...`: the best case for hardware prefetchers;
 # - **uniform** ids: every row equally likely, the worst case for caches;
