@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from coursekit import autograde
-from coursekit.leaks import secret_lines
+from coursekit.leaks import leaked, secret_lines
 from coursekit.sources import ROOT, assignments, solution_notebooks
 
 NOTEBOOKS = solution_notebooks()
@@ -55,5 +55,5 @@ def test_student_notebooks_hold_no_solution_code_and_no_hidden_tests(notebook):
     student = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
     secrets = secret_lines([notebook])
     assert secrets, f"{notebook.relative()} has no solution or hidden-test lines to protect"
-    leaked = [line for line in secrets if line in student]
-    assert not leaked, f"notebooks/ leaks lines of {notebook.relative()}: {leaked[:5]}"
+    found = leaked(secrets, student)
+    assert not found, f"notebooks/ leaks lines of {notebook.relative()}: {found[:5]}"
