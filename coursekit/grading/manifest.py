@@ -78,10 +78,18 @@ def build_template(course_dir: Path, assignment: str, target: Path, real_url: st
     """A fresh SQLite gradebook at target with only this assignment; also make sure the real gradebook
     knows the assignment (a new PostgreSQL gradebook starts empty)."""
     _generate(course_dir, assignment, f"sqlite:///{Path(target).resolve()}")
-    with Gradebook(real_url) as gb:
+    if not _has_assignment(real_url, assignment):
+        try:
+            _generate(course_dir, assignment, real_url)
+        except RuntimeError:
+            if not _has_assignment(real_url, assignment):  # else another grader added it at the same time
+                raise
+
+
+def _has_assignment(url: str, assignment: str) -> bool:
+    with Gradebook(url) as gb:
         try:
             gb.find_assignment(assignment)
-            return
+            return True
         except MissingEntry:
-            pass
-    _generate(course_dir, assignment, real_url)
+            return False
