@@ -8,9 +8,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from coursekit.leaks import secret_lines
+from coursekit.leaks import leaked, secret_lines
 from coursekit.sources import ROOT, solution_notebooks
-from website_fixtures import (OUTSIDE_URL, SCHEME_URL, VENDORED, built_files, leaked_lines, parse_html,
+from website_fixtures import (OUTSIDE_URL, SCHEME_URL, VENDORED, built_files, parse_html,
                               readable_text, site, student_notebook_lines, toc_pages, without_comments)  # noqa: F401
 
 CHAPTERS = ["book/02_tensor.html", "book/11_tokenization.html", "book/12_embedding_lookup.html",
@@ -42,7 +42,7 @@ def test_the_leak_scanner_finds_a_line_split_by_highlighting(secrets, tmp_path):
     spans = "".join(f'<span class="n">{ch.replace("&", "&amp;").replace("<", "&lt;")}</span>' for ch in line)
     page = tmp_path / "page.html"
     page.write_text(f"<html><body><pre>    {spans}\n</pre></body></html>")
-    assert leaked_lines(readable_text(page), secrets) == [line]
+    assert leaked(secrets, readable_text(page)) == [line]
 
 
 def test_no_solution_or_hidden_test_line_anywhere_in_the_site(site, secrets):
@@ -51,7 +51,7 @@ def test_no_solution_or_hidden_test_line_anywhere_in_the_site(site, secrets):
     assert any(p.suffix == ".ipynb" for p in files), "the scan found no downloadable notebook to check"
     leaks = {}
     for path in files:
-        found = leaked_lines(readable_text(path), secrets)
+        found = leaked(secrets, readable_text(path))
         if found:
             leaks[path.relative_to(site).as_posix()] = found[:5]
     assert not leaks, f"solution or hidden-test lines are published on the website: {leaks}"

@@ -90,11 +90,6 @@ def readable_text(path: Path) -> str:
     return html.unescape(raw) if path.suffix in (".js", ".txt") else raw
 
 
-def leaked_lines(text: str, secrets: set[str]) -> list[str]:
-    """The secret lines that occur as a whole line of `text`, ignoring indentation."""
-    return sorted(secrets.intersection(line.strip() for line in text.splitlines()))
-
-
 def student_notebook_lines(notebooks_dir: Path) -> set[str]:
     """Every stripped line of the released student notebooks: public by definition (the release checks
     them for leaks), so a line shown there is no leak when the website shows it too."""
