@@ -1,6 +1,9 @@
 """Tests of the compiled Tensor (tinytorch_lite.core.tensor) against numpy and finite differences."""
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -218,7 +221,7 @@ def test_each_node_backward_runs_once():
     h = x * x
     calls = []
     original = h._backward
-    h._backward = lambda: (calls.append(1), original())
+    h._backward = lambda grad: (calls.append(1), original(grad))
     (h * h + h * 3.0 + h).sum().backward()
     assert len(calls) == 1
     np.testing.assert_allclose(x.grad, (2 * 4.0 + 3.0 + 1.0) * 2 * 2.0)
@@ -252,14 +255,63 @@ def test_extension_point_for_a_new_op():
     token_ids = np.array([4, 0, 4])
     out = Tensor(weight.data[token_ids], _children=(weight,), _op="embedding")
 
-    def _backward():
-        grad = np.zeros_like(weight.data)
-        np.add.at(grad, token_ids, out.grad)
-        weight._accumulate_grad(grad)
+    def _backward(grad):  # grad is dL/d(out)
+        full = np.zeros_like(weight.data)
+        np.add.at(full, token_ids, grad)
+        weight._accumulate_grad(full)
     out._backward = _backward
     assert out.requires_grad
     out.sum().backward()
     np.testing.assert_allclose(weight.grad.sum(axis=1), [3.0, 0.0, 0.0, 0.0, 6.0])
+
+
+def test_backward_passes_each_node_its_own_gradient():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3.0
+    received = []
+    original = h._backward
+    h._backward = lambda grad: (received.append(np.array(grad)), original(grad))
+    (h * Tensor([5.0, -1.0])).sum().backward()
+    assert len(received) == 1
+    np.testing.assert_allclose(received[0], [5.0, -1.0])  # dL/dh
+    np.testing.assert_allclose(x.grad, [15.0, -3.0])
+
+
+OP_RESULTS = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b, "neg": lambda a, b: -a, "pow": lambda a, b: a ** 2,
+    "matmul": lambda a, b: a @ b.T, "vector_matmul": lambda a, b: a[0] @ b.T,
+    "sum": lambda a, b: a.sum(axis=0), "mean": lambda a, b: a.mean(),
+    "max": lambda a, b: a.max(axis=1), "reshape": lambda a, b: a.reshape(-1),
+    "transpose": lambda a, b: a.T, "getitem_basic": lambda a, b: a[1:],
+    "getitem_array": lambda a, b: a[np.array([0, 0, 1])],
+    "exp": lambda a, b: a.exp(), "log": lambda a, b: (a * a + 1.0).log(),
+    "relu": lambda a, b: a.relu(), "tanh": lambda a, b: a.tanh(),
+    "softmax": lambda a, b: a.softmax(), "log_softmax": lambda a, b: a.log_softmax(),
+    "cross_entropy": lambda a, b: cross_entropy(a, np.array([0, 2])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OP_RESULTS))
+@pytest.mark.parametrize("after_backward", [False, True], ids=["before_backward", "after_backward"])
+def test_op_results_are_freed_without_the_cyclic_collector(name, after_backward):
+    # a closure that refers to its own output makes a cycle that only gc.collect() would free
+    a = Tensor(rng.normal(size=(2, 3)), requires_grad=True)
+    b = Tensor(rng.normal(size=(2, 3)), requires_grad=True)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        out = OP_RESULTS[name](a, b)
+        if after_backward:
+            weighted_sum(out).backward()
+            assert a.grad is not None
+        result, closure = weakref.ref(out), weakref.ref(out._backward)
+        del out
+        assert result() is None, f"the result of {name} outlived its last reference: a reference cycle"
+        assert closure() is None, f"the _backward closure of {name} outlived its tensor"
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # ---- gradients against finite differences ---------------------------------------------------

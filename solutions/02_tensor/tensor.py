@@ -36,7 +36,7 @@ import numpy as np
 # |---|---|
 # | `data` | the values, a numpy array of any shape |
 # | `grad` | $\partial L / \partial\,\text{data}$ for the loss $L$ we last called `backward()` on; `None` before that |
-# | `_prev`, `_backward` | the tensors this one was computed from, and a small function that sends the gradient back to them |
+# | `_prev`, `_backward` | the tensors this one was computed from, and a small function that receives $\partial L / \partial\,\text{data}$ and sends the gradient back to them |
 #
 # The **dtype** matters. Token ids are integers: `Tensor([5, 17, 2])` stays `int64`, and it must,
 # because ids index rows of an embedding table and a float id is meaningless. Learnable values are
@@ -138,20 +138,27 @@ for shape, expected in [
 # The **chain rule** says that to know how `loss` depends on `x`, multiply the local derivatives
 # along the path: $\frac{\partial L}{\partial x} = \frac{\partial L}{\partial t}\,\frac{\partial t}{\partial x}$.
 # So each op only needs to know its **local** rule: given the gradient of the loss with respect to
-# its output (`out.grad`), send the right gradient to each input. Following micrograd, each op
-# defines that rule as a small closure `_backward`:
+# its output, send the right gradient to each input. Following micrograd, each op defines that rule
+# as a small closure `_backward`, stored on its output `out`. **The closure receives dL/d(out)** as
+# its argument `grad` (an array of `out`'s shape); `backward()` calls it as `out._backward(out.grad)`:
 #
-# | op | forward | `_backward`: what each input receives |
+# | op | forward | `_backward(grad)`: what each input receives |
 # |---|---|---|
-# | `a + b` | $a + b$ | `a` gets `out.grad`, `b` gets `out.grad` (each unbroadcast) |
-# | `a * b` | $a \odot b$ | `a` gets `out.grad * b`, `b` gets `out.grad * a` (each unbroadcast) |
-# | `A @ B` | $AB$ | `A` gets `out.grad @ B.T`, `B` gets `A.T @ out.grad` |
-# | `log(x)` | $\log x$ | `x` gets `out.grad / x` |
-# | `exp(x)` | $e^x$ | `x` gets `out.grad * out` |
+# | `a + b` | $a + b$ | `a` gets `grad`, `b` gets `grad` (each unbroadcast) |
+# | `a * b` | $a \odot b$ | `a` gets `grad * b`, `b` gets `grad * a` (each unbroadcast) |
+# | `A @ B` | $AB$ | `A` gets `grad @ B.T`, `B` gets `A.T @ grad` |
+# | `log(x)` | $\log x$ | `x` gets `grad / x` |
+# | `exp(x)` | $e^x$ | `x` gets `grad * exp(x)` |
+#
+# Why an argument, and not `out.grad` read inside the closure? A closure that mentions `out` keeps
+# `out` alive, and `out` keeps the closure alive: a reference cycle. Python's reference counting
+# cannot free a cycle; only the slower cyclic garbage collector can, some time later. Every op result
+# (often a large array) would then linger after you drop it. So a closure uses its inputs and the
+# values it computed, never `out` itself.
 #
 # The matmul rule is the one people get wrong. Check it with shapes: if `A` is `(n, k)` and `B` is
-# `(k, m)`, then `out.grad` is `(n, m)`; the only way to get an `(n, k)` gradient for `A` from
-# `out.grad` and `B` is `(n, m) @ (m, k)`, that is `out.grad @ B.T`. For batched inputs
+# `(k, m)`, then `grad` is `(n, m)`; the only way to get an `(n, k)` gradient for `A` from
+# `grad` and `B` is `(n, m) @ (m, k)`, that is `grad @ B.T`. For batched inputs
 # (`(..., n, k) @ (..., k, m)`) transpose only the last two axes (`np.swapaxes(B, -1, -2)`), and
 # `unbroadcast` the result, because the batch axes broadcast like any other op.
 #
@@ -200,7 +207,7 @@ for shape, expected in [
 # | the closure of `log` | `test_tensor_log_backward` |
 #
 # Re-run the class cell after each change. You can test a local rule by hand, exactly as `backward()`
-# will call it: set `out.grad` and call `out._backward()`.
+# will call it: `out._backward(grad)`, with `grad` an array of `out`'s shape.
 
 # %% nbgrader={"grade": false, "grade_id": "tensor_class", "locked": false, "schema_version": 3, "solution": true}
 #| export
@@ -216,12 +223,16 @@ class Tensor:
     a dtype. Only floating tensors can require gradients.
 
     Extension point for new ops (the embedding module uses it): compute the values with numpy, wrap
-    them in a Tensor that names its inputs, and attach a closure that sends `out.grad` back:
+    them in a Tensor that names its inputs, and attach a closure that receives dL/d(out) and sends
+    the gradient back to the inputs:
 
         out = Tensor(values, _children=(weight,), _op="embedding")
-        def _backward():
-            weight._accumulate_grad(grad_for_weight)   # computed from out.grad
+        def _backward(grad):                      # grad is dL/d(out), shape of out
+            weight._accumulate_grad(embedding_backward(ids, grad, ...))
         out._backward = _backward
+
+    `backward()` calls `out._backward(out.grad)`. The closure must not refer to `out`: that would
+    make a reference cycle, and `out` would only be freed by the cyclic garbage collector.
     """
 
     __array_ufunc__ = None  # make numpy defer to Tensor's reflected ops: np_array + tensor -> Tensor
@@ -244,7 +255,7 @@ class Tensor:
         self.grad = None
         self._prev = tuple(_children)
         self._op = _op
-        self._backward = lambda: None
+        self._backward = lambda grad: None
         self.requires_grad = bool(requires_grad) or (
             _is_float(data.dtype) and any(c.requires_grad for c in self._prev))
 
@@ -343,7 +354,7 @@ class Tensor:
         # run each node's rule once, after every node that uses it
         ### BEGIN SOLUTION
         for node in reversed(topo):
-            node._backward()
+            node._backward(node.grad)
         ### END SOLUTION
 
     def _topological_order(self):
@@ -362,17 +373,18 @@ class Tensor:
             ### END SOLUTION
 
         visit(self)
+        del visit  # visit refers to itself: break that cycle, so the graph is freed once dropped
         return topo
 
     def __add__(self, other):
         other = self._lift(other)
         self._check_broadcast(other, "+")
         out = Tensor(self.data + other.data, _children=(self, other), _op="+")
-        def _backward():
+        def _backward(grad):
             # d(a+b)/da = d(a+b)/db = 1; unbroadcast to each input's shape
             ### BEGIN SOLUTION
-            self._accumulate_grad(unbroadcast(out.grad, self.shape))
-            other._accumulate_grad(unbroadcast(out.grad, other.shape))
+            self._accumulate_grad(unbroadcast(grad, self.shape))
+            other._accumulate_grad(unbroadcast(grad, other.shape))
             ### END SOLUTION
         out._backward = _backward
         return out
@@ -381,11 +393,11 @@ class Tensor:
         other = self._lift(other)
         self._check_broadcast(other, "*")
         out = Tensor(self.data * other.data, _children=(self, other), _op="*")
-        def _backward():
-            # d(a*b)/da = b, d(a*b)/db = a; times out.grad, unbroadcast to each input's shape
+        def _backward(grad):
+            # d(a*b)/da = b, d(a*b)/db = a; times grad, unbroadcast to each input's shape
             ### BEGIN SOLUTION
-            self._accumulate_grad(unbroadcast(out.grad * other.data, self.shape))
-            other._accumulate_grad(unbroadcast(out.grad * self.data, other.shape))
+            self._accumulate_grad(unbroadcast(grad * other.data, self.shape))
+            other._accumulate_grad(unbroadcast(grad * self.data, other.shape))
             ### END SOLUTION
         out._backward = _backward
         return out
@@ -394,9 +406,9 @@ class Tensor:
         other = self._lift(other)
         self._check_broadcast(other, "/")
         out = Tensor(self.data / other.data, _children=(self, other), _op="/")
-        def _backward():
-            self._accumulate_grad(unbroadcast(out.grad / other.data, self.shape))
-            other._accumulate_grad(unbroadcast(-out.grad * self.data / other.data ** 2, other.shape))
+        def _backward(grad):
+            self._accumulate_grad(unbroadcast(grad / other.data, self.shape))
+            other._accumulate_grad(unbroadcast(-grad * self.data / other.data ** 2, other.shape))
         out._backward = _backward
         return out
 
@@ -422,8 +434,8 @@ class Tensor:
         if not isinstance(exponent, (int, float)):
             raise TypeError(f"only a Python int or float exponent is supported, got {type(exponent).__name__}")
         out = Tensor(self.data ** exponent, _children=(self,), _op=f"**{exponent}")
-        def _backward():
-            self._accumulate_grad(out.grad * exponent * self.data ** (exponent - 1))
+        def _backward(grad):
+            self._accumulate_grad(grad * exponent * self.data ** (exponent - 1))
         out._backward = _backward
         return out
 
@@ -447,11 +459,11 @@ class Tensor:
                 f"shape mismatch for matmul: {self.shape} @ {other.shape}; the last axis of the left "
                 "operand must equal the second-to-last axis of the right one") from None
         out = Tensor(self.data @ other.data, _children=(self, other), _op="@")
-        def _backward():
+        def _backward(grad):
             # dA = dOut @ B^T, dB = A^T @ dOut (last two axes transposed), each unbroadcast
             ### BEGIN SOLUTION
-            self._accumulate_grad(unbroadcast(out.grad @ np.swapaxes(other.data, -1, -2), self.shape))
-            other._accumulate_grad(unbroadcast(np.swapaxes(self.data, -1, -2) @ out.grad, other.shape))
+            self._accumulate_grad(unbroadcast(grad @ np.swapaxes(other.data, -1, -2), self.shape))
+            other._accumulate_grad(unbroadcast(np.swapaxes(self.data, -1, -2) @ grad, other.shape))
             ### END SOLUTION
         out._backward = _backward
         return out
@@ -468,8 +480,8 @@ class Tensor:
     def sum(self, axis=None, keepdims=False):
         axes = self._axes(axis)
         out = Tensor(self.data.sum(axis=axes, keepdims=keepdims), _children=(self,), _op="sum")
-        def _backward():
-            g = out.grad if keepdims else np.expand_dims(out.grad, axes)
+        def _backward(grad):
+            g = grad if keepdims else np.expand_dims(grad, axes)
             self._accumulate_grad(np.broadcast_to(g, self.shape).copy())
         out._backward = _backward
         return out
@@ -482,9 +494,9 @@ class Tensor:
         axes = self._axes(axis)
         values = self.data.max(axis=axes, keepdims=True)
         out = Tensor(values if keepdims else values.squeeze(axes), _children=(self,), _op="max")
-        def _backward():
+        def _backward(grad):
             winners = self.data == values  # ties share the gradient equally
-            g = out.grad if keepdims else np.expand_dims(out.grad, axes)
+            g = grad if keepdims else np.expand_dims(grad, axes)
             self._accumulate_grad(g * winners / winners.sum(axis=axes, keepdims=True))
         out._backward = _backward
         return out
@@ -492,8 +504,8 @@ class Tensor:
     def reshape(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         out = Tensor(self.data.reshape(shape), _children=(self,), _op="reshape")
-        def _backward():
-            self._accumulate_grad(out.grad.reshape(self.shape))
+        def _backward(grad):
+            self._accumulate_grad(grad.reshape(self.shape))
         out._backward = _backward
         return out
 
@@ -501,8 +513,8 @@ class Tensor:
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         axes = axes or tuple(reversed(range(self.ndim)))
         out = Tensor(self.data.transpose(axes), _children=(self,), _op="transpose")
-        def _backward():
-            self._accumulate_grad(out.grad.transpose(np.argsort(axes)))
+        def _backward(grad):
+            self._accumulate_grad(grad.transpose(np.argsort(axes)))
         out._backward = _backward
         return out
 
@@ -513,54 +525,56 @@ class Tensor:
         if isinstance(key, tuple):
             key = tuple(k.data if isinstance(k, Tensor) else k for k in key)
         out = Tensor(self.data[key], _children=(self,), _op="getitem")
-        def _backward():
-            grad = np.zeros(self.shape, dtype=self.dtype)
+        def _backward(grad):
+            full = np.zeros(self.shape, dtype=self.dtype)
             parts = key if isinstance(key, tuple) else (key,)
             if all(k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice)) for k in parts):
-                grad[key] = out.grad  # basic indexing: every element selected at most once
+                full[key] = grad  # basic indexing: every element selected at most once
             else:
-                np.add.at(grad, key, out.grad)  # an index may repeat: add, do not overwrite
-            self._accumulate_grad(grad)
+                np.add.at(full, key, grad)  # an index may repeat: add, do not overwrite
+            self._accumulate_grad(full)
         out._backward = _backward
         return out
 
     def exp(self):
-        out = Tensor(np.exp(self.data), _children=(self,), _op="exp")
-        def _backward():
-            self._accumulate_grad(out.grad * out.data)
+        values = np.exp(self.data)
+        out = Tensor(values, _children=(self,), _op="exp")
+        def _backward(grad):
+            self._accumulate_grad(grad * values)
         out._backward = _backward
         return out
 
     def log(self):
         out = Tensor(np.log(self.data), _children=(self,), _op="log")
-        def _backward():
-            # d(log x)/dx = 1/x, times out.grad
+        def _backward(grad):
+            # d(log x)/dx = 1/x, times grad
             ### BEGIN SOLUTION
-            self._accumulate_grad(out.grad / self.data)
+            self._accumulate_grad(grad / self.data)
             ### END SOLUTION
         out._backward = _backward
         return out
 
     def relu(self):
         out = Tensor(np.maximum(self.data, 0), _children=(self,), _op="relu")
-        def _backward():
-            self._accumulate_grad(out.grad * (self.data > 0))
+        def _backward(grad):
+            self._accumulate_grad(grad * (self.data > 0))
         out._backward = _backward
         return out
 
     def tanh(self):
-        out = Tensor(np.tanh(self.data), _children=(self,), _op="tanh")
-        def _backward():
-            self._accumulate_grad(out.grad * (1 - out.data ** 2))
+        values = np.tanh(self.data)
+        out = Tensor(values, _children=(self,), _op="tanh")
+        def _backward(grad):
+            self._accumulate_grad(grad * (1 - values ** 2))
         out._backward = _backward
         return out
 
     def softmax(self, axis=-1):
         shifted = np.exp(self.data - self.data.max(axis=axis, keepdims=True))
-        out = Tensor(shifted / shifted.sum(axis=axis, keepdims=True), _children=(self,), _op="softmax")
-        def _backward():
-            s = out.data
-            self._accumulate_grad(s * (out.grad - (out.grad * s).sum(axis=axis, keepdims=True)))
+        s = shifted / shifted.sum(axis=axis, keepdims=True)
+        out = Tensor(s, _children=(self,), _op="softmax")
+        def _backward(grad):
+            self._accumulate_grad(s * (grad - (grad * s).sum(axis=axis, keepdims=True)))
         out._backward = _backward
         return out
 
@@ -568,9 +582,9 @@ class Tensor:
         shifted = self.data - self.data.max(axis=axis, keepdims=True)
         values = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         out = Tensor(values, _children=(self,), _op="log_softmax")
-        def _backward():
-            softmax = np.exp(out.data)
-            self._accumulate_grad(out.grad - softmax * out.grad.sum(axis=axis, keepdims=True))
+        def _backward(grad):
+            softmax = np.exp(values)
+            self._accumulate_grad(grad - softmax * grad.sum(axis=axis, keepdims=True))
         out._backward = _backward
         return out
 
@@ -631,8 +645,8 @@ def check_grad(fn, *arrays, atol=1e-6):
 # %% [markdown]
 # ### The local rules of `+` and `*`
 #
-# The first test calls a local rule by hand, as `backward()` will: it sets `out.grad` and calls
-# `out._backward()`. It needs `_accumulate_grad`, `__add__`'s and `__mul__`'s closures, and
+# The first test calls a local rule by hand, as `backward()` will: `out._backward(grad_out)`, where
+# `grad_out` plays dL/d(out). It needs `_accumulate_grad`, `__add__`'s and `__mul__`'s closures, and
 # `unbroadcast`.
 
 # %% nbgrader={"grade": true, "grade_id": "test_tensor_add_mul_backward", "locked": true, "points": 3, "schema_version": 3, "solution": false}
@@ -640,25 +654,23 @@ def check_grad(fn, *arrays, atol=1e-6):
 x = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
 b = Tensor([10.0, 20.0, 30.0], requires_grad=True)
 out = x + b
-out.grad = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=np.float32)
-out._backward()
+grad_out = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=np.float32)
+out._backward(grad_out)
 assert x.grad is not None and x.grad.shape == (2, 3), f"x.grad should have shape (2, 3), got {None if x.grad is None else x.grad.shape}"
-assert np.allclose(x.grad, out.grad), f"d(x + b)/dx passes out.grad through unchanged: expected {out.grad}, got {x.grad}"
+assert np.allclose(x.grad, grad_out), f"d(x + b)/dx passes grad through unchanged: expected {grad_out}, got {x.grad}"
 assert b.grad.shape == (3,), f"b was broadcast over the rows, so its gradient must be summed back to (3,), got shape {b.grad.shape}"
-assert np.allclose(b.grad, [5.0, 7.0, 9.0]), f"b.grad should be the column sums of out.grad [5, 7, 9], got {b.grad}"
+assert np.allclose(b.grad, [5.0, 7.0, 9.0]), f"b.grad should be the column sums of grad [5, 7, 9], got {b.grad}"
 
 x.zero_grad()
 b.zero_grad()
 out = x * b
-out.grad = np.ones((2, 3), dtype=np.float32)
-out._backward()
-assert np.allclose(x.grad, [[10.0, 20.0, 30.0]] * 2), f"d(x * b)/dx is b (times out.grad): expected rows of [10, 20, 30], got {x.grad}"
+out._backward(np.ones((2, 3), dtype=np.float32))
+assert np.allclose(x.grad, [[10.0, 20.0, 30.0]] * 2), f"d(x * b)/dx is b (times grad): expected rows of [10, 20, 30], got {x.grad}"
 assert np.allclose(b.grad, [5.0, 7.0, 9.0]), f"d(x * b)/db is x, summed over the broadcast rows: expected [5, 7, 9], got {b.grad}"
 
 y = Tensor([3.0, -2.0], requires_grad=True)
 square = y * y
-square.grad = np.ones(2, dtype=np.float32)
-square._backward()
+square._backward(np.ones(2, dtype=np.float32))
 assert np.allclose(y.grad, [6.0, -4.0]), f"y * y uses y twice, so both contributions must add up to 2y = [6, -4], got {y.grad}; hint: _accumulate_grad"
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(1)
@@ -726,7 +738,7 @@ p = Tensor([1.0], requires_grad=True)
 q = p * 2.0
 r = q * q + q * 3.0
 original = q._backward
-q._backward = lambda: (calls.append(1), original())
+q._backward = lambda grad: (calls.append(1), original(grad))
 r.sum().backward()
 assert len(calls) == 1, f"each node's _backward must run exactly once per backward(), q's ran {len(calls)} times"
 assert np.allclose(p.grad, 2.0 * (2.0 * 2.0 + 3.0)), f"expected p.grad = 14, got {p.grad}"
@@ -739,16 +751,16 @@ assert np.allclose(p.grad, 2.0 * (2.0 * 2.0 + 3.0)), f"expected p.grad = 14, got
 # in the wrong place still gives the right shapes but wrong numbers.
 
 # %% nbgrader={"grade": true, "grade_id": "test_tensor_matmul_backward", "locked": true, "points": 3, "schema_version": 3, "solution": false}
-"""Check that @ sends out.grad @ B.T to A and A.T @ out.grad to B."""
+"""Check that @ sends grad @ B.T to A and A.T @ grad to B."""
 rng = np.random.default_rng(2)
 A = Tensor(rng.normal(size=(3, 3)), requires_grad=True)
 B = Tensor(rng.normal(size=(3, 3)), requires_grad=True)
 out = A @ B
-out.grad = rng.normal(size=(3, 3))
-out._backward()
+grad_out = rng.normal(size=(3, 3))
+out._backward(grad_out)
 assert A.grad is not None and B.grad is not None, "A @ B should give gradients to both A and B"
-assert np.allclose(A.grad, out.grad @ B.data.T), f"A.grad should be out.grad @ B.T,\n{out.grad @ B.data.T}\ngot\n{A.grad}"
-assert np.allclose(B.grad, A.data.T @ out.grad), f"B.grad should be A.T @ out.grad,\n{A.data.T @ out.grad}\ngot\n{B.grad}"
+assert np.allclose(A.grad, grad_out @ B.data.T), f"A.grad should be grad @ B.T,\n{grad_out @ B.data.T}\ngot\n{A.grad}"
+assert np.allclose(B.grad, A.data.T @ grad_out), f"B.grad should be A.T @ grad,\n{A.data.T @ grad_out}\ngot\n{B.grad}"
 
 X = Tensor(rng.normal(size=(2, 3)), requires_grad=True)
 W = Tensor(rng.normal(size=(3, 4)), requires_grad=True)
@@ -774,16 +786,15 @@ check_grad(lambda x, w, b: (x @ w + b).tanh().sum(), rng.normal(size=(4, 3)), rn
 # ### `log` and `exp`
 #
 # `exp` is given; `log` is yours. The test below feeds `log` an upstream gradient that is not all
-# ones: forgetting to multiply by `out.grad` is the classic chain-rule slip.
+# ones: forgetting to multiply by `grad` is the classic chain-rule slip.
 
 # %% nbgrader={"grade": true, "grade_id": "test_tensor_log_backward", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-"""Check that log sends out.grad / x back to x."""
+"""Check that log sends grad / x back to x."""
 x = Tensor([0.5, 1.0, 4.0], requires_grad=True)
 out = x.log()
 assert np.allclose(out.data, np.log([0.5, 1.0, 4.0])), f"log forward is wrong: {out.data}"
-out.grad = np.array([1.0, 2.0, 3.0], dtype=np.float32)
-out._backward()
-assert np.allclose(x.grad, [2.0, 2.0, 0.75]), f"x.grad should be out.grad / x = [2, 2, 0.75], got {x.grad}; hint: chain rule, multiply by out.grad"
+out._backward(np.array([1.0, 2.0, 3.0], dtype=np.float32))
+assert np.allclose(x.grad, [2.0, 2.0, 0.75]), f"x.grad should be grad / x = [2, 2, 0.75], got {x.grad}; hint: chain rule, multiply by grad"
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(3)
 p = rng.uniform(0.5, 2.0, size=(3, 4))
@@ -812,8 +823,8 @@ check_grad(lambda p: (p.softmax(axis=1).log() * Tensor(np.arange(12.0).reshape(3
 #
 # $$\frac{\partial L}{\partial z_{n c}} = \frac{1}{N}\left(\operatorname{softmax}(z_n)_c - [c = t_n]\right).$$
 #
-# Predicted probabilities minus the one-hot target, divided by the batch size. Multiply by `out.grad`
-# (it is 1 when the loss is the last node, but need not be).
+# Predicted probabilities minus the one-hot target, divided by the batch size. Multiply by the
+# closure's argument `grad`, dL/d(out) (it is 1 when the loss is the last node, but need not be).
 
 # %% nbgrader={"grade": false, "grade_id": "tensor_cross_entropy", "locked": false, "schema_version": 3, "solution": true}
 #| export
@@ -846,12 +857,12 @@ def cross_entropy(logits, targets):
     ### END SOLUTION
     out = Tensor(loss, _children=(logits,), _op="cross_entropy")
 
-    def _backward():
-        # dL/dlogits = (softmax - one_hot(targets)) / N, times out.grad
+    def _backward(grad):
+        # dL/dlogits = (softmax - one_hot(targets)) / N, times grad (dL/d(out), a scalar)
         ### BEGIN SOLUTION
-        grad = np.exp(log_probs)
-        grad[rows, targets] -= 1.0
-        logits._accumulate_grad(grad * (out.grad / n))
+        probs = np.exp(log_probs)
+        probs[rows, targets] -= 1.0
+        logits._accumulate_grad(probs * (grad / n))
         ### END SOLUTION
     out._backward = _backward
     return out

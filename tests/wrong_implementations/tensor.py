@@ -32,9 +32,9 @@ WRONG_IMPLEMENTATIONS = [
     _wrong(
         "tensor_backward_naive_recursion",
         "calls _backward and recurses into the inputs instead of walking a topological order",
-        "        for node in reversed(topo):\n            node._backward()\n",
+        "        for node in reversed(topo):\n            node._backward(node.grad)\n",
         "        def propagate(node):\n"
-        "            node._backward()\n"
+        "            node._backward(node.grad)\n"
         "            for child in node._prev:\n"
         "                propagate(child)\n"
         "        propagate(self)\n",
@@ -42,31 +42,31 @@ WRONG_IMPLEMENTATIONS = [
     _wrong(
         "tensor_mul_own_value",
         "multiplies the upstream gradient by the input itself instead of by the other factor",
-        "self._accumulate_grad(unbroadcast(out.grad * other.data, self.shape))",
-        "self._accumulate_grad(unbroadcast(out.grad * self.data, self.shape))",
+        "self._accumulate_grad(unbroadcast(grad * other.data, self.shape))",
+        "self._accumulate_grad(unbroadcast(grad * self.data, self.shape))",
     ),
     _wrong(
         "tensor_matmul_grad_a_not_transposed",
         "forgets to transpose B in dA = dOut @ B^T",
-        "out.grad @ np.swapaxes(other.data, -1, -2)",
-        "out.grad @ other.data",
+        "grad @ np.swapaxes(other.data, -1, -2)",
+        "grad @ other.data",
     ),
     _wrong(
         "tensor_matmul_grad_b_transposed",
         "computes dB as dOut^T @ A, the transpose of the right gradient",
-        "np.swapaxes(self.data, -1, -2) @ out.grad",
-        "np.swapaxes(out.grad, -1, -2) @ self.data",
+        "np.swapaxes(self.data, -1, -2) @ grad",
+        "np.swapaxes(grad, -1, -2) @ self.data",
     ),
     _wrong(
         "tensor_matmul_transposes_batch_axes",
         "uses .T, which reverses all axes, so batched products get the wrong gradient",
-        "out.grad @ np.swapaxes(other.data, -1, -2)",
-        "out.grad @ other.data.T",
+        "grad @ np.swapaxes(other.data, -1, -2)",
+        "grad @ other.data.T",
     ),
     _wrong(
         "tensor_log_ignores_upstream",
-        "returns the local derivative 1/x without multiplying by out.grad",
-        "self._accumulate_grad(out.grad / self.data)",
+        "returns the local derivative 1/x without multiplying by the upstream gradient",
+        "self._accumulate_grad(grad / self.data)",
         "self._accumulate_grad(1.0 / self.data)",
     ),
     _wrong(
@@ -84,19 +84,19 @@ WRONG_IMPLEMENTATIONS = [
     _wrong(
         "tensor_cross_entropy_grad_not_averaged",
         "forgets the 1/N of the mean in the gradient",
-        "logits._accumulate_grad(grad * (out.grad / n))",
-        "logits._accumulate_grad(grad * out.grad)",
+        "logits._accumulate_grad(probs * (grad / n))",
+        "logits._accumulate_grad(probs * grad)",
     ),
     _wrong(
         "tensor_cross_entropy_one_hot_columns",
-        "subtracts 1 from whole target columns (grad[:, targets]) instead of one entry per row",
-        "grad[rows, targets] -= 1.0",
-        "grad[:, targets] -= 1.0",
+        "subtracts 1 from whole target columns (probs[:, targets]) instead of one entry per row",
+        "probs[rows, targets] -= 1.0",
+        "probs[:, targets] -= 1.0",
     ),
     _wrong(
         "tensor_cross_entropy_ignores_upstream",
-        "drops the upstream gradient out.grad, which is wrong when the loss is scaled or summed",
-        "logits._accumulate_grad(grad * (out.grad / n))",
-        "logits._accumulate_grad(grad / n)",
+        "drops the upstream gradient (the closure's argument), which is wrong when the loss is scaled or summed",
+        "logits._accumulate_grad(probs * (grad / n))",
+        "logits._accumulate_grad(probs / n)",
     ),
 ]
