@@ -6,6 +6,9 @@ finite differences, plain loops and, when it is installed, torch.nn.functional.e
 
 import importlib.util
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -19,6 +22,24 @@ HAS_TORCH = importlib.util.find_spec("torch") is not None
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed (pip install torch==2.13.0)")
 
 fast = settings(max_examples=60, deadline=None)
+
+
+def assert_freed_without_cyclic_gc(make_output, run_backward):
+    """The output of make_output() dies at `del`, with the cyclic garbage collector off."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        out = make_output()
+        if run_backward:
+            weights = np.linspace(-1.0, 2.0, out.size).reshape(out.shape)
+            (out * Tensor(weights, dtype=out.dtype)).sum().backward()
+        output, closure = weakref.ref(out), weakref.ref(out._backward)
+        del out
+        assert output() is None, "the output outlived its last reference: its _backward closure refers to it"
+        assert closure() is None, "the _backward closure outlived its output"
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @st.composite
@@ -303,6 +324,15 @@ def test_gradient_matches_finite_differences(kwargs):
     if "padding_idx" in kwargs:
         numeric[kwargs["padding_idx"]] = 0
     assert np.allclose(embedding.weight.grad, numeric, atol=1e-7)
+
+
+@pytest.mark.parametrize("run_backward", [False, True], ids=["before_backward", "after_backward"])
+def test_lookup_result_is_freed_without_the_cyclic_collector(run_backward):
+    embedding = Embedding(50, 8, rng=0)
+    ids = np.array([[3, 7, 3], [49, 0, 1]])
+    assert_freed_without_cyclic_gc(lambda: embedding(ids), run_backward)
+    if run_backward:
+        assert embedding.weight.grad is not None
 
 
 def test_gradients_accumulate_across_backward_calls():

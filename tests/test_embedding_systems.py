@@ -6,6 +6,9 @@ H200 measurements, plain numpy loops over bags and, when it is installed, torch.
 
 import importlib.util
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -23,6 +26,24 @@ HAS_TORCH = importlib.util.find_spec("torch") is not None
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed (pip install torch==2.13.0)")
 
 fast = settings(max_examples=60, deadline=None)
+
+
+def assert_freed_without_cyclic_gc(make_output, run_backward):
+    """The output of make_output() dies at `del`, with the cyclic garbage collector off."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        out = make_output()
+        if run_backward:
+            weights = np.linspace(-1.0, 2.0, out.size).reshape(out.shape)
+            (out * Tensor(weights, dtype=out.dtype)).sum().backward()
+        output, closure = weakref.ref(out), weakref.ref(out._backward)
+        del out
+        assert output() is None, "the output outlived its last reference: its _backward closure refers to it"
+        assert closure() is None, "the _backward closure outlived its output"
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # Memory
@@ -470,3 +491,16 @@ def test_sharded_rejects_bad_configuration(kwargs, text):
 def test_sharded_rejects_out_of_range_ids():
     with pytest.raises(IndexError, match="vocab_size=10"):
         ShardedEmbedding(10, 4, 2, rng=0)([3, 10])
+
+
+@pytest.mark.parametrize("run_backward", [False, True], ids=["before_backward", "after_backward"])
+@pytest.mark.parametrize("make", [
+    lambda ids: EmbeddingBag(20, 4, mode="sum", rng=0)(ids),
+    lambda ids: EmbeddingBag(20, 4, mode="mean", rng=0)(ids),
+    lambda ids: EmbeddingBag(20, 4, mode="max", rng=0)(ids),
+    lambda ids: ShardedEmbedding(20, 4, 2, strategy="row", rng=0)(ids),
+    lambda ids: ShardedEmbedding(20, 4, 2, strategy="column", rng=0)(ids),
+], ids=["bag_sum", "bag_mean", "bag_max", "sharded_row", "sharded_column"])
+def test_outputs_are_freed_without_the_cyclic_collector(make, run_backward):
+    ids = np.array([[3, 7, 3], [19, 0, 1]])
+    assert_freed_without_cyclic_gc(lambda: make(ids), run_backward)

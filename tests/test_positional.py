@@ -5,6 +5,9 @@ References are independent of the code under test: plain loops over the formula 
 and finite differences for gradients.
 """
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -22,6 +25,24 @@ from tinytorch_lite.core.embeddings import (
 from tinytorch_lite.core.tensor import Tensor
 
 fast = settings(max_examples=50, deadline=None)
+
+
+def assert_freed_without_cyclic_gc(make_output, run_backward):
+    """The output of make_output() dies at `del`, with the cyclic garbage collector off."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        out = make_output()
+        if run_backward:
+            weights = np.linspace(-1.0, 2.0, out.size).reshape(out.shape)
+            (out * Tensor(weights, dtype=out.dtype)).sum().backward()
+        output, closure = weakref.ref(out), weakref.ref(out._backward)
+        del out
+        assert output() is None, "the output outlived its last reference: its _backward closure refers to it"
+        assert closure() is None, "the _backward closure outlived its output"
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def loop_table(max_seq_length, embedding_dim, base=10000.0):
@@ -336,3 +357,15 @@ def test_bad_input_raises_a_clear_error(case):
 
 def test_embedding_is_the_part_one_class():
     assert isinstance(EmbeddingLayer(5, 2, 4).token_embedding, Embedding)
+
+
+@pytest.mark.parametrize("run_backward", [False, True], ids=["before_backward", "after_backward"])
+@pytest.mark.parametrize("make", [
+    lambda x: LearnedPositionalEmbedding(8, 4, rng=0)(x),
+    lambda x: RotaryEmbedding(4)(x),
+], ids=["learned", "rotary"])
+def test_position_outputs_are_freed_without_the_cyclic_collector(make, run_backward):
+    x = Tensor(np.random.default_rng(0).normal(size=(2, 5, 4)), requires_grad=True)
+    assert_freed_without_cyclic_gc(lambda: make(x), run_backward)
+    if run_backward:
+        assert x.grad is not None

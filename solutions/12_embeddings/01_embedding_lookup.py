@@ -214,8 +214,10 @@ assert np.array_equal(edge, [0, 4]), "ids 0 and vocab_size - 1 are valid"
 # reads $N \cdot D$ numbers and writes as many, and no lookup can do with less.
 #
 # The output is a `Tensor` that remembers the weight it came from (`_children=(weight,)`) and
-# carries a `_backward` closure, as in the Tensor module: when the gradient `out.grad` arrives, it
-# turns it into a gradient for the table (section 4) and hands it to `weight._accumulate_grad`.
+# carries a `_backward` closure, as in the Tensor module. The closure receives dL/d(out) as its
+# argument `grad`, turns it into a gradient for the table (section 4) and hands that to
+# `weight._accumulate_grad`. It never mentions `out` itself, so the output is freed as soon as you
+# drop it.
 #
 # **Your tasks.** In `Embedding.__init__` draw the table; in `forward` do the lookup and attach the
 # backward closure. (The padding and `max_norm` regions come in section 5; leave them
@@ -316,9 +318,9 @@ class Embedding:
         values = np.take(self.weight.data, ids, axis=0, mode="clip")  # (*) -> (*, D); ids checked
         out = Tensor(values, _children=(self.weight,), _op="embedding")
 
-        def _backward():
+        def _backward(grad):  # grad is dL/d(out), shape (*, D)
             self.weight._accumulate_grad(embedding_backward(
-                ids, out.grad, self.vocab_size, self.padding_idx, self.scale_grad_by_freq))
+                ids, grad, self.vocab_size, self.padding_idx, self.scale_grad_by_freq))
         out._backward = _backward
         ### END SOLUTION
         return out

@@ -91,9 +91,9 @@ WRONG_IMPLEMENTATIONS = [
         "embedding_backward_overwrites_grad",
         "assigns weight.grad instead of accumulating, so a tied weight loses the other use's gradient",
         "self.weight._accumulate_grad(embedding_backward(\n"
-        "                ids, out.grad, self.vocab_size, self.padding_idx, self.scale_grad_by_freq))",
+        "                ids, grad, self.vocab_size, self.padding_idx, self.scale_grad_by_freq))",
         "self.weight.grad = embedding_backward(\n"
-        "                ids, out.grad, self.vocab_size, self.padding_idx, self.scale_grad_by_freq)",
+        "                ids, grad, self.vocab_size, self.padding_idx, self.scale_grad_by_freq)",
     ),
     _wrong(
         "embedding_backward_lost_repeated_ids",

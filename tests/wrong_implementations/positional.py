@@ -16,7 +16,7 @@ _SIN_COS = """\
     table[:, 1::2] = np.cos(angles[:, : embedding_dim // 2])
 """
 _ADD = "return x + self.table[:seq_len]"
-_TABLE_GRAD = "grad_table[:seq_len] = out.grad.reshape(-1, seq_len, self.embedding_dim).sum(axis=0)"
+_TABLE_GRAD = "grad_table[:seq_len] = grad.reshape(-1, seq_len, self.embedding_dim).sum(axis=0)"
 _ROTATION = """\
         y1 = x1 * cos - x2 * sin
         y2 = x1 * sin + x2 * cos
@@ -87,19 +87,19 @@ WRONG_IMPLEMENTATIONS = [
         "learned_grad_mean_over_batch",
         "averages the output gradient over the batch instead of summing it",
         _TABLE_GRAD,
-        "grad_table[:seq_len] = out.grad.reshape(-1, seq_len, self.embedding_dim).mean(axis=0)",
+        "grad_table[:seq_len] = grad.reshape(-1, seq_len, self.embedding_dim).mean(axis=0)",
     ),
     _wrong(
         "learned_grad_first_sequence_only",
         "takes the gradient of the first sequence of the batch only",
         _TABLE_GRAD,
-        "grad_table[:seq_len] = out.grad.reshape(-1, seq_len, self.embedding_dim)[0]",
+        "grad_table[:seq_len] = grad.reshape(-1, seq_len, self.embedding_dim)[0]",
     ),
     _wrong(
         "learned_grad_into_last_rows",
         "writes the position gradient into the last T rows of the table instead of the first T",
         _TABLE_GRAD,
-        "grad_table[-seq_len:] = out.grad.reshape(-1, seq_len, self.embedding_dim).sum(axis=0)",
+        "grad_table[-seq_len:] = grad.reshape(-1, seq_len, self.embedding_dim).sum(axis=0)",
     ),
     _wrong(
         "rotary_sign_flipped",
