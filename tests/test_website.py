@@ -138,3 +138,30 @@ def test_the_api_reference_publishes_no_source_code(site):
     for name in ("tensor.Tensor", "tokenization.CharTokenizer", "embeddings.Embedding", "embeddings.PositionalEncoding",
                  "embeddings.RotaryEmbedding", "embedding_systems.embedding_memory", "embedding_systems.EmbeddingBag"):
         assert f'id="tinytorch_lite.core.{name}"' in api, f"the API reference does not document {name}"
+
+
+def _exercise_links_extension():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("exercise_links", ROOT / "book" / "_ext" / "exercise_links.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_launch_links_follow_the_configuration():
+    """Check the Binder, Colab and JupyterHub addresses built from _config.yml's exercise_launch."""
+    launch_links = _exercise_links_extension().launch_links
+    notebook = "notebooks/11_tokenization/tokenization.ipynb"
+    links = dict(launch_links({"repository_url": "https://github.com/org/course", "branch": "spring",
+                               "binderhub_url": "https://mybinder.org/", "colab_url": "https://colab.research.google.com",
+                               "jupyterhub_url": "https://hub.example.edu"}, notebook))
+    assert links["Binder"] == f"https://mybinder.org/v2/gh/org/course/spring?urlpath=lab/tree/{notebook}"
+    assert links["Colab"] == f"https://colab.research.google.com/github/org/course/blob/spring/{notebook}"
+    assert links["your JupyterHub"].startswith("https://hub.example.edu/hub/user-redirect/git-pull?repo=")
+    assert f"urlpath=lab/tree/course/{notebook}" in links["your JupyterHub"]
+    assert launch_links({"repository_url": "https://gitlab.com/org/course", "colab_url": "https://colab.research.google.com"},
+                        notebook) == [], "Colab opens GitHub repositories only"
+    assert launch_links({}, notebook) == []
+    with pytest.raises(ValueError, match="unknown keys"):
+        launch_links({"binder_url": "https://mybinder.org"}, notebook)
