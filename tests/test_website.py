@@ -165,3 +165,28 @@ def test_launch_links_follow_the_configuration():
     assert launch_links({}, notebook) == []
     with pytest.raises(ValueError, match="unknown keys"):
         launch_links({"binder_url": "https://mybinder.org"}, notebook)
+
+
+def test_chapters_use_only_the_public_api():
+    """Check that the code of the chapters imports only names in the package's __all__ and touches no
+    private attribute, so the website never shows how the package is implemented."""
+    import ast
+    import importlib
+
+    import jupytext
+
+    problems = []
+    for path in sorted((ROOT / "book").glob("*.md")):
+        notebook = jupytext.read(path, fmt="md:myst")
+        for cell in notebook.cells:
+            if cell.cell_type != "code":
+                continue
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tinytorch_lite"):
+                    public = getattr(importlib.import_module(node.module), "__all__", [])
+                    problems += [f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name not in public]
+                elif isinstance(node, ast.Import) and any(a.name.startswith("tinytorch_lite") for a in node.names):
+                    problems.append(f"{path.name}: import {', '.join(a.name for a in node.names)} (import names instead)")
+                elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                    problems.append(f"{path.name}: private attribute .{node.attr}")
+    assert not problems, "the chapters use more than the public API:\n" + "\n".join(problems)
