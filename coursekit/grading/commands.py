@@ -44,6 +44,10 @@ def cmd_grade(args) -> None:
                                     unsafe=args.unsafe_no_sandbox, force=args.force)
         except (ValueError, LookupError, sandbox.SandboxUnavailable) as error:
             sys.exit(f"error: {error}")
+        except KeyboardInterrupt:
+            print("\ninterrupted: finished submissions are kept; run the same command again to grade the rest",
+                  file=sys.stderr)
+            sys.exit(130)
     grades, tests = reports.write_csv(outcomes, course_dir, url, course_dir / "exports")
     reports.write_feedback(outcomes, course_dir, url, course_dir / "feedback")
     reused = sum(o.reused for o in outcomes)

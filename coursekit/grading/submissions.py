@@ -15,6 +15,8 @@ from pathlib import Path
 
 from .manifest import Manifest
 
+MAX_UNZIPPED_BYTES = 4 << 30
+
 
 @dataclass
 class Submission:
@@ -31,6 +33,10 @@ def extract_zip(archive: Path, target: Path) -> Path:
         for member in zipped.namelist():
             if member.startswith("/") or ".." in Path(member).parts:
                 raise ValueError(f"{archive} contains an unsafe path {member!r}; refusing to unpack it")
+        size = sum(info.file_size for info in zipped.infolist())
+        if size > MAX_UNZIPPED_BYTES:
+            raise ValueError(f"{archive} would unpack to {size >> 20} MiB, more than {MAX_UNZIPPED_BYTES >> 20} MiB; "
+                             "unpack it yourself and pass the folder")
         zipped.extractall(target)
     return target
 
