@@ -545,16 +545,17 @@ class EmbeddingBag:
             if per_sample_weights.shape != ids.shape:
                 raise ValueError(f"per_sample_weights must have one weight per id: {ids.size}, got {per_sample_weights.size}")
             rows = rows * per_sample_weights[:, None]
-        out = Tensor(reduce_bags(rows, offsets, self.mode), _children=(self.weight,), _op="embedding_bag")
+        bags = reduce_bags(rows, offsets, self.mode)
+        out = Tensor(bags, _children=(self.weight,), _op="embedding_bag")
         lengths = np.diff(np.append(offsets, ids.size))
         bag_of_id = np.repeat(np.arange(len(offsets)), lengths)
 
-        def _backward():
-            grad_rows = out.grad[bag_of_id]  # (N, D)
+        def _backward(grad):  # grad is dL/d(out), (B, D)
+            grad_rows = grad[bag_of_id]  # (N, D)
             if self.mode == "mean":
                 grad_rows = grad_rows / lengths[bag_of_id, None]
             elif self.mode == "max":  # only the first maximum of each bag and column receives the gradient
-                winner = rows == out.data[bag_of_id]
+                winner = rows == bags[bag_of_id]
                 before = np.cumsum(winner, axis=0) - winner
                 grad_rows = grad_rows * (winner & (before == before[offsets[bag_of_id]]))
             if per_sample_weights is not None:
@@ -617,8 +618,8 @@ class ShardedEmbedding:
                 values[positions] = np.take(self.shards[s].data, local_row[positions], axis=0)
         out = Tensor(values.reshape(ids.shape + (self.embedding_dim,)), _children=tuple(self.shards), _op="sharded_embedding")
 
-        def _backward():
-            grad = out.grad.reshape(flat.size, self.embedding_dim)
+        def _backward(grad):  # grad is dL/d(out), ids.shape + (D,)
+            grad = grad.reshape(flat.size, self.embedding_dim)
             start = 0
             for s, shard in enumerate(self.shards):
                 rows, width = shard.data.shape

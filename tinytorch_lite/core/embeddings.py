@@ -132,9 +132,9 @@ class Embedding:
         values = np.take(self.weight.data, ids, axis=0, mode="clip")  # (*) -> (*, D); ids checked
         out = Tensor(values, _children=(self.weight,), _op="embedding")
 
-        def _backward():
+        def _backward(grad):  # grad is dL/d(out), shape (*, D)
             self.weight._accumulate_grad(embedding_backward(
-                ids, out.grad, self.vocab_size, self.padding_idx, self.scale_grad_by_freq))
+                ids, grad, self.vocab_size, self.padding_idx, self.scale_grad_by_freq))
         out._backward = _backward
         return out
 
@@ -308,11 +308,11 @@ class LearnedPositionalEmbedding:
         x, seq_len = _check_sequence(x, self.embedding_dim, self.max_seq_length, "LearnedPositionalEmbedding")
         out = Tensor(x.data + self.weight.data[:seq_len], _children=(x, self.weight), _op="learned_position")
 
-        def _backward():
-            x._accumulate_grad(out.grad)
+        def _backward(grad):  # grad is dL/d(out): (T, D) or (B, T, D)
+            x._accumulate_grad(grad)
             grad_table = np.zeros_like(self.weight.data)                     # (max_seq_length, D)
-            # TODO: rows 0..seq_len-1 get out.grad ((T, D) or (B, T, D)) summed over the batch
-            grad_table[:seq_len] = out.grad.reshape(-1, seq_len, self.embedding_dim).sum(axis=0)
+            # TODO: rows 0..seq_len-1 get grad summed over the batch
+            grad_table[:seq_len] = grad.reshape(-1, seq_len, self.embedding_dim).sum(axis=0)
             self.weight._accumulate_grad(grad_table)
 
         out._backward = _backward
@@ -378,8 +378,8 @@ class RotaryEmbedding:
         angles = positions[:, None].astype(np.float64) * self.inv_freq  # (T, head_dim/2)
         out = Tensor(self._rotate_pairs(x.data, angles), _children=(x,), _op="rotary")
 
-        def _backward():
-            x._accumulate_grad(self._rotate_pairs(out.grad, -angles))
+        def _backward(grad):
+            x._accumulate_grad(self._rotate_pairs(grad, -angles))
 
         out._backward = _backward
         return out

@@ -47,12 +47,16 @@ class Tensor:
     a dtype. Only floating tensors can require gradients.
 
     Extension point for new ops (the embedding module uses it): compute the values with numpy, wrap
-    them in a Tensor that names its inputs, and attach a closure that sends `out.grad` back:
+    them in a Tensor that names its inputs, and attach a closure that receives dL/d(out) and sends
+    the gradient back to the inputs:
 
         out = Tensor(values, _children=(weight,), _op="embedding")
-        def _backward():
-            weight._accumulate_grad(grad_for_weight)   # computed from out.grad
+        def _backward(grad):                      # grad is dL/d(out), shape of out
+            weight._accumulate_grad(embedding_backward(ids, grad, ...))
         out._backward = _backward
+
+    `backward()` calls `out._backward(out.grad)`. The closure must not refer to `out`: that would
+    make a reference cycle, and `out` would only be freed by the cyclic garbage collector.
     """
 
     __array_ufunc__ = None  # make numpy defer to Tensor's reflected ops: np_array + tensor -> Tensor
@@ -75,7 +79,7 @@ class Tensor:
         self.grad = None
         self._prev = tuple(_children)
         self._op = _op
-        self._backward = lambda: None
+        self._backward = lambda grad: None
         self.requires_grad = bool(requires_grad) or (
             _is_float(data.dtype) and any(c.requires_grad for c in self._prev))
 
@@ -171,7 +175,7 @@ class Tensor:
         self._accumulate_grad(grad)
         # run each node's rule once, after every node that uses it
         for node in reversed(topo):
-            node._backward()
+            node._backward(node.grad)
 
     def _topological_order(self):
         """The tensors this one depends on (requiring grad), each listed after all of its inputs."""
@@ -187,16 +191,17 @@ class Tensor:
                 topo.append(node)
 
         visit(self)
+        del visit  # visit refers to itself: break that cycle, so the graph is freed once dropped
         return topo
 
     def __add__(self, other):
         other = self._lift(other)
         self._check_broadcast(other, "+")
         out = Tensor(self.data + other.data, _children=(self, other), _op="+")
-        def _backward():
+        def _backward(grad):
             # d(a+b)/da = d(a+b)/db = 1; unbroadcast to each input's shape
-            self._accumulate_grad(unbroadcast(out.grad, self.shape))
-            other._accumulate_grad(unbroadcast(out.grad, other.shape))
+            self._accumulate_grad(unbroadcast(grad, self.shape))
+            other._accumulate_grad(unbroadcast(grad, other.shape))
         out._backward = _backward
         return out
 
@@ -204,10 +209,10 @@ class Tensor:
         other = self._lift(other)
         self._check_broadcast(other, "*")
         out = Tensor(self.data * other.data, _children=(self, other), _op="*")
-        def _backward():
-            # d(a*b)/da = b, d(a*b)/db = a; times out.grad, unbroadcast to each input's shape
-            self._accumulate_grad(unbroadcast(out.grad * other.data, self.shape))
-            other._accumulate_grad(unbroadcast(out.grad * self.data, other.shape))
+        def _backward(grad):
+            # d(a*b)/da = b, d(a*b)/db = a; times grad, unbroadcast to each input's shape
+            self._accumulate_grad(unbroadcast(grad * other.data, self.shape))
+            other._accumulate_grad(unbroadcast(grad * self.data, other.shape))
         out._backward = _backward
         return out
 
@@ -215,9 +220,9 @@ class Tensor:
         other = self._lift(other)
         self._check_broadcast(other, "/")
         out = Tensor(self.data / other.data, _children=(self, other), _op="/")
-        def _backward():
-            self._accumulate_grad(unbroadcast(out.grad / other.data, self.shape))
-            other._accumulate_grad(unbroadcast(-out.grad * self.data / other.data ** 2, other.shape))
+        def _backward(grad):
+            self._accumulate_grad(unbroadcast(grad / other.data, self.shape))
+            other._accumulate_grad(unbroadcast(-grad * self.data / other.data ** 2, other.shape))
         out._backward = _backward
         return out
 
@@ -243,8 +248,8 @@ class Tensor:
         if not isinstance(exponent, (int, float)):
             raise TypeError(f"only a Python int or float exponent is supported, got {type(exponent).__name__}")
         out = Tensor(self.data ** exponent, _children=(self,), _op=f"**{exponent}")
-        def _backward():
-            self._accumulate_grad(out.grad * exponent * self.data ** (exponent - 1))
+        def _backward(grad):
+            self._accumulate_grad(grad * exponent * self.data ** (exponent - 1))
         out._backward = _backward
         return out
 
@@ -268,10 +273,10 @@ class Tensor:
                 f"shape mismatch for matmul: {self.shape} @ {other.shape}; the last axis of the left "
                 "operand must equal the second-to-last axis of the right one") from None
         out = Tensor(self.data @ other.data, _children=(self, other), _op="@")
-        def _backward():
+        def _backward(grad):
             # dA = dOut @ B^T, dB = A^T @ dOut (last two axes transposed), each unbroadcast
-            self._accumulate_grad(unbroadcast(out.grad @ np.swapaxes(other.data, -1, -2), self.shape))
-            other._accumulate_grad(unbroadcast(np.swapaxes(self.data, -1, -2) @ out.grad, other.shape))
+            self._accumulate_grad(unbroadcast(grad @ np.swapaxes(other.data, -1, -2), self.shape))
+            other._accumulate_grad(unbroadcast(np.swapaxes(self.data, -1, -2) @ grad, other.shape))
         out._backward = _backward
         return out
 
@@ -287,8 +292,8 @@ class Tensor:
     def sum(self, axis=None, keepdims=False):
         axes = self._axes(axis)
         out = Tensor(self.data.sum(axis=axes, keepdims=keepdims), _children=(self,), _op="sum")
-        def _backward():
-            g = out.grad if keepdims else np.expand_dims(out.grad, axes)
+        def _backward(grad):
+            g = grad if keepdims else np.expand_dims(grad, axes)
             self._accumulate_grad(np.broadcast_to(g, self.shape).copy())
         out._backward = _backward
         return out
@@ -301,9 +306,9 @@ class Tensor:
         axes = self._axes(axis)
         values = self.data.max(axis=axes, keepdims=True)
         out = Tensor(values if keepdims else values.squeeze(axes), _children=(self,), _op="max")
-        def _backward():
+        def _backward(grad):
             winners = self.data == values  # ties share the gradient equally
-            g = out.grad if keepdims else np.expand_dims(out.grad, axes)
+            g = grad if keepdims else np.expand_dims(grad, axes)
             self._accumulate_grad(g * winners / winners.sum(axis=axes, keepdims=True))
         out._backward = _backward
         return out
@@ -311,8 +316,8 @@ class Tensor:
     def reshape(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         out = Tensor(self.data.reshape(shape), _children=(self,), _op="reshape")
-        def _backward():
-            self._accumulate_grad(out.grad.reshape(self.shape))
+        def _backward(grad):
+            self._accumulate_grad(grad.reshape(self.shape))
         out._backward = _backward
         return out
 
@@ -320,8 +325,8 @@ class Tensor:
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         axes = axes or tuple(reversed(range(self.ndim)))
         out = Tensor(self.data.transpose(axes), _children=(self,), _op="transpose")
-        def _backward():
-            self._accumulate_grad(out.grad.transpose(np.argsort(axes)))
+        def _backward(grad):
+            self._accumulate_grad(grad.transpose(np.argsort(axes)))
         out._backward = _backward
         return out
 
@@ -332,52 +337,54 @@ class Tensor:
         if isinstance(key, tuple):
             key = tuple(k.data if isinstance(k, Tensor) else k for k in key)
         out = Tensor(self.data[key], _children=(self,), _op="getitem")
-        def _backward():
-            grad = np.zeros(self.shape, dtype=self.dtype)
+        def _backward(grad):
+            full = np.zeros(self.shape, dtype=self.dtype)
             parts = key if isinstance(key, tuple) else (key,)
             if all(k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice)) for k in parts):
-                grad[key] = out.grad  # basic indexing: every element selected at most once
+                full[key] = grad  # basic indexing: every element selected at most once
             else:
-                np.add.at(grad, key, out.grad)  # an index may repeat: add, do not overwrite
-            self._accumulate_grad(grad)
+                np.add.at(full, key, grad)  # an index may repeat: add, do not overwrite
+            self._accumulate_grad(full)
         out._backward = _backward
         return out
 
     def exp(self):
-        out = Tensor(np.exp(self.data), _children=(self,), _op="exp")
-        def _backward():
-            self._accumulate_grad(out.grad * out.data)
+        values = np.exp(self.data)
+        out = Tensor(values, _children=(self,), _op="exp")
+        def _backward(grad):
+            self._accumulate_grad(grad * values)
         out._backward = _backward
         return out
 
     def log(self):
         out = Tensor(np.log(self.data), _children=(self,), _op="log")
-        def _backward():
-            # d(log x)/dx = 1/x, times out.grad
-            self._accumulate_grad(out.grad / self.data)
+        def _backward(grad):
+            # d(log x)/dx = 1/x, times grad
+            self._accumulate_grad(grad / self.data)
         out._backward = _backward
         return out
 
     def relu(self):
         out = Tensor(np.maximum(self.data, 0), _children=(self,), _op="relu")
-        def _backward():
-            self._accumulate_grad(out.grad * (self.data > 0))
+        def _backward(grad):
+            self._accumulate_grad(grad * (self.data > 0))
         out._backward = _backward
         return out
 
     def tanh(self):
-        out = Tensor(np.tanh(self.data), _children=(self,), _op="tanh")
-        def _backward():
-            self._accumulate_grad(out.grad * (1 - out.data ** 2))
+        values = np.tanh(self.data)
+        out = Tensor(values, _children=(self,), _op="tanh")
+        def _backward(grad):
+            self._accumulate_grad(grad * (1 - values ** 2))
         out._backward = _backward
         return out
 
     def softmax(self, axis=-1):
         shifted = np.exp(self.data - self.data.max(axis=axis, keepdims=True))
-        out = Tensor(shifted / shifted.sum(axis=axis, keepdims=True), _children=(self,), _op="softmax")
-        def _backward():
-            s = out.data
-            self._accumulate_grad(s * (out.grad - (out.grad * s).sum(axis=axis, keepdims=True)))
+        s = shifted / shifted.sum(axis=axis, keepdims=True)
+        out = Tensor(s, _children=(self,), _op="softmax")
+        def _backward(grad):
+            self._accumulate_grad(s * (grad - (grad * s).sum(axis=axis, keepdims=True)))
         out._backward = _backward
         return out
 
@@ -385,9 +392,9 @@ class Tensor:
         shifted = self.data - self.data.max(axis=axis, keepdims=True)
         values = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         out = Tensor(values, _children=(self,), _op="log_softmax")
-        def _backward():
-            softmax = np.exp(out.data)
-            self._accumulate_grad(out.grad - softmax * out.grad.sum(axis=axis, keepdims=True))
+        def _backward(grad):
+            softmax = np.exp(values)
+            self._accumulate_grad(grad - softmax * grad.sum(axis=axis, keepdims=True))
         out._backward = _backward
         return out
 
@@ -419,10 +426,10 @@ def cross_entropy(logits, targets):
     loss = -log_probs[rows, targets].mean()
     out = Tensor(loss, _children=(logits,), _op="cross_entropy")
 
-    def _backward():
-        # dL/dlogits = (softmax - one_hot(targets)) / N, times out.grad
-        grad = np.exp(log_probs)
-        grad[rows, targets] -= 1.0
-        logits._accumulate_grad(grad * (out.grad / n))
+    def _backward(grad):
+        # dL/dlogits = (softmax - one_hot(targets)) / N, times grad (dL/d(out), a scalar)
+        probs = np.exp(log_probs)
+        probs[rows, targets] -= 1.0
+        logits._accumulate_grad(probs * (grad / n))
     out._backward = _backward
     return out
