@@ -745,16 +745,16 @@ assert not frozen.weight.requires_grad and np.array_equal(frozen(inputs).data, W
 #
 # | table, 8,192 ids | forward vs torch `index_select(out=)` | forward vs torch `F.embedding` | forward vs `W[ids]` | backward vs torch dense backward | backward vs `np.add.at` |
 # |---|---|---|---|---|---|
-# | GPT-2 50,257 x 768, uniform | 0.93 | 0.98 | 0.51 | 0.97 | 0.24 |
-# | GPT-2 50,257 x 768, Zipf | 1.07 | 1.05 | 0.56 | 0.99 | 0.23 |
-# | Llama 2 32,000 x 4,096, uniform | 1.61 | 0.98 | 0.90 | 1.17 | 0.19 |
-# | Llama 2 32,000 x 4,096, Zipf | 1.58 | 0.93 | 0.93 | 0.98 | 0.18 |
+# | GPT-2 50,257 x 768, uniform | 0.83 | 0.85 | 0.82 | 0.95 | 0.23 |
+# | GPT-2 50,257 x 768, Zipf | 1.02 | 0.98 | 1.01 | 1.05 | 0.24 |
+# | Llama 2 32,000 x 4,096, uniform | 1.62 | 0.98 | 0.99 | 0.66 | 0.26 |
+# | Llama 2 32,000 x 4,096, Zipf | 1.62 | 0.97 | 1.00 | 1.13 | 0.19 |
 #
-# Checking the ids costs 1.8 % of the GPT-2 forward. The GPT-2 gather moves data at 51 % of this
-# machine's copy bandwidth (26.8 GB/s), torch's `index_select(out=)` at 47 %. On the Llama table
+# Checking the ids costs about 1 % of the GPT-2 forward. The GPT-2 gather moves data at 62 % of this
+# machine's copy bandwidth (28.0 GB/s), torch's `index_select(out=)` at 52 %. On the Llama table
 # the output is 134 MB: `index_select(out=)` writes into a buffer it was given, while a lookup
 # that returns a new array (ours, and torch's own `F.embedding`) first has the operating system map
-# and zero fresh memory; gathering into a ready buffer, `np.take` reaches 73 % of copy bandwidth
+# and zero fresh memory; gathering into a ready buffer, `np.take` reaches 76 % of copy bandwidth
 # there. Run the benchmark yourself: the numbers move with the machine and its load.
 #
 # **Exercises.** (1) Replace the sort-based scatter by `np.add.at` and time both on a GPT-2 table.
