@@ -15,7 +15,8 @@
 # 5. the head slopes of **ALiBi** (Press et al. 2022).
 #
 # Input checks, error messages and the experiment are given. Everything marked for export is
-# compiled into `tinytorch_lite.core.embeddings`, next to the `Embedding` of part 1.
+# compiled into `tinytorch_lite.core.embeddings`, next to the `Embedding` of part 1; the experiment
+# goes to `tinytorch_lite.core.extrapolation`.
 
 # %%
 #| default_exp core.embeddings
@@ -31,7 +32,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinytorch_lite.core.embeddings import Embedding, _check_size  # part 1
-from tinytorch_lite.core.tensor import Tensor, cross_entropy
+from tinytorch_lite.core.tensor import Tensor
 
 # %% [markdown]
 # ## 1. Why order matters
@@ -813,37 +814,93 @@ else:
 # **The model:** the embedding layer of section 7, one causal attention head of width 32 (queries
 # and keys with a bias, so that a part of them can ignore the content), and a linear map to the 16
 # logits. `"rotary"` rotates the queries and keys with `RotaryEmbedding`; the other schemes go
-# through `EmbeddingLayer`. Training: sequences of length 16, batches of 32, 250 Adam steps, three
-# seeds per scheme. Test: 64 fresh sequences of length 16, 32 and 64, scored position by position.
-# The learned table has 64 rows, so it *can* run on length 64, but rows 16 to 63 are never trained.
+# through `EmbeddingLayer`. Every model is trained with Adam on sequences of length 16 and tested on
+# fresh sequences of length 16, 32 and 64, scored position by position. The learned table has 64
+# rows, so it *can* run on length 64, but rows 16 to 63 are never trained.
 #
-# Before you run it, predict: which schemes will stay accurate beyond position 15, and why?
+# The numbers above are the defaults of `LabConfig`; change any of them with
+# `LabConfig(offset=8)`, for example. The code below is compiled into
+# `tinytorch_lite.core.extrapolation`, and the book runs the same experiment with it. It uses the
+# package's `EmbeddingLayer` and `RotaryEmbedding` (the reference versions of what you wrote
+# above), so the lab runs whatever state your cells above are in.
 
 # %%
-LAB = dict(vocab_size=16, embedding_dim=32, offset=3, train_length=16, eval_lengths=(16, 32, 64),
-           steps=250, batch_size=32, learning_rate=1e-2, seeds=(0, 1, 2), eval_sequences=64)
+#| export core.extrapolation
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinytorch_lite.core.embeddings import EmbeddingLayer, RotaryEmbedding
+from tinytorch_lite.core.tensor import Tensor, cross_entropy
+
 SCHEMES = ("none", "learned", "sinusoidal", "rotary")
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """The extrapolation lab: copy the token `offset` positions back; train at `train_length`,
+    test at every length of `eval_lengths`. One model per scheme and seed."""
+
+    vocab_size: int = 16
+    embedding_dim: int = 32              # width of the embeddings and of the one attention head
+    offset: int = 3                      # the answer at position t is the token at t - offset
+    train_length: int = 16
+    eval_lengths: tuple = (16, 32, 64)   # must contain train_length and a longer length
+    steps: int = 250                     # Adam steps per model
+    batch_size: int = 32
+    learning_rate: float = 1e-2
+    seeds: tuple = (0, 1, 2)
+    eval_sequences: int = 64             # test sequences per length, the same for every model
+    schemes: tuple = SCHEMES
+    rotary_base: float = 10000.0
+
+    def __post_init__(self):
+        for name in ("eval_lengths", "seeds", "schemes"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        unknown = [s for s in self.schemes if s not in SCHEMES]
+        if unknown or not self.schemes:
+            raise ValueError(f"schemes must be a non-empty selection of {SCHEMES}, got {self.schemes}")
+        if not self.seeds:
+            raise ValueError("seeds is empty: give at least one, for example seeds=(0,)")
+        if not 1 <= self.offset < self.train_length:
+            raise ValueError(f"offset must be between 1 and train_length - 1 = {self.train_length - 1}, "
+                             f"got {self.offset}")
+        if self.train_length not in self.eval_lengths or max(self.eval_lengths) <= self.train_length:
+            raise ValueError(f"eval_lengths must contain train_length={self.train_length} (for the 'seen' "
+                             f"accuracy) and a longer length (for the 'unseen' one), got {self.eval_lengths}")
+        if min(self.eval_lengths) <= self.offset:
+            raise ValueError(f"every eval length must exceed offset={self.offset}, got {self.eval_lengths}")
+
+    @property
+    def longest(self):
+        return max(self.eval_lengths)
 
 
 class CopyBackModel:
     """Token ids (B, T) -> logits (B, T, vocab_size) through one causal attention head."""
 
-    def __init__(self, scheme, seed):
+    def __init__(self, scheme, seed, config):
         rng = np.random.default_rng(seed)
-        vocab_size, width = LAB["vocab_size"], LAB["embedding_dim"]
-        self.embed = EmbeddingLayer(vocab_size, width, max_seq_length=max(LAB["eval_lengths"]),
-                                    positional=scheme if scheme in ("learned", "sinusoidal") else "none", rng=rng)
-        self.rotary = RotaryEmbedding(width) if scheme == "rotary" else None
+        vocab_size, width = config.vocab_size, config.embedding_dim
+        absolute = scheme if scheme in ("learned", "sinusoidal") else "none"
+        self.embed = EmbeddingLayer(vocab_size, width, max_seq_length=config.longest,
+                                    positional=absolute, rng=rng)
+        self.rotary = RotaryEmbedding(width, base=config.rotary_base) if scheme == "rotary" else None
 
         def matrix(rows, cols):
-            return Tensor((rng.standard_normal((rows, cols)) / math.sqrt(rows)).astype(np.float32), requires_grad=True)
+            values = rng.standard_normal((rows, cols)) / math.sqrt(rows)
+            return Tensor(values.astype(np.float32), requires_grad=True)
 
-        self.w_query, self.w_key, self.w_value, self.w_out = matrix(width, width), matrix(width, width), matrix(width, width), matrix(width, vocab_size)
+        self.w_query, self.w_key = matrix(width, width), matrix(width, width)
+        self.w_value, self.w_out = matrix(width, width), matrix(width, vocab_size)
         self.b_query = Tensor(np.zeros(width, dtype=np.float32), requires_grad=True)
         self.b_key = Tensor(np.zeros(width, dtype=np.float32), requires_grad=True)
 
     def parameters(self):
-        return self.embed.parameters() + [self.w_query, self.w_key, self.w_value, self.w_out, self.b_query, self.b_key]
+        return self.embed.parameters() + [self.w_query, self.w_key, self.w_value, self.w_out,
+                                          self.b_query, self.b_key]
 
     def __call__(self, token_ids):
         seq_len = token_ids.shape[1]
@@ -856,25 +913,26 @@ class CopyBackModel:
         return (scores.softmax(axis=-1) @ v) @ self.w_out                    # (B, T, vocab_size)
 
 
-def copy_back_loss(model, token_ids):
-    offset, vocab_size = LAB["offset"], LAB["vocab_size"]
+def copy_back_loss(model, token_ids, offset):
+    """Cross-entropy of the predictions at positions offset.. against the tokens offset back."""
+    vocab_size = model.w_out.shape[1]
     logits = model(token_ids)[:, offset:].reshape(-1, vocab_size)           # positions with an answer
     return cross_entropy(logits, token_ids[:, :-offset].reshape(-1))
 
 
-def train_copy_back(scheme, seed):
-    """Train with Adam; return the model and the position table before training (learned only)."""
-    model = CopyBackModel(scheme, seed)
+def train_copy_back(scheme, seed, config):
+    """Train one model with Adam; return it and its position table before training (learned only)."""
+    model = CopyBackModel(scheme, seed, config)
     params = model.parameters()
     initial_table = model.embed.position.weight.data.copy() if scheme == "learned" else None
     moments = [(np.zeros_like(p.data), np.zeros_like(p.data)) for p in params]
     data_rng = np.random.default_rng(1000 + seed)
-    beta1, beta2, lr = 0.9, 0.999, LAB["learning_rate"]
-    for step in range(1, LAB["steps"] + 1):
-        token_ids = data_rng.integers(0, LAB["vocab_size"], (LAB["batch_size"], LAB["train_length"]))
+    beta1, beta2, lr = 0.9, 0.999, config.learning_rate
+    for step in range(1, config.steps + 1):
+        token_ids = data_rng.integers(0, config.vocab_size, (config.batch_size, config.train_length))
         for p in params:
             p.zero_grad()
-        copy_back_loss(model, token_ids).backward()
+        copy_back_loss(model, token_ids, config.offset).backward()
         for p, (m, v) in zip(params, moments):
             m *= beta1
             m += (1 - beta1) * p.grad
@@ -884,82 +942,163 @@ def train_copy_back(scheme, seed):
     return model, initial_table
 
 
-def test_sequences(seq_len):
-    """The test set for one length: the same sequences for every model."""
-    return np.random.default_rng(seq_len).integers(0, LAB["vocab_size"], (LAB["eval_sequences"], seq_len))
+def evaluation_sequences(seq_len, config):
+    """The test set for one length, (eval_sequences, seq_len): the same sequences for every model."""
+    return np.random.default_rng(seq_len).integers(0, config.vocab_size, (config.eval_sequences, seq_len))
 
 
-def accuracy_by_position(predictions, token_ids):
+def accuracy_by_position(predictions, token_ids, offset):
     """Fraction of correct answers at positions offset..seq_len-1, averaged over the sequences."""
-    offset = LAB["offset"]
     return (predictions[:, offset:] == token_ids[:, :-offset]).mean(axis=0)
 
 
-def most_frequent_so_far(token_ids):
+def most_frequent_so_far(token_ids, vocab_size):
     """An order-blind guess: at each position, the token seen most often up to there."""
-    counts = np.cumsum(np.eye(LAB["vocab_size"], dtype=np.int64)[token_ids], axis=1)  # (N, T, V)
+    counts = np.cumsum(np.eye(vocab_size, dtype=np.int64)[token_ids], axis=1)  # (N, T, V)
     return counts.argmax(axis=-1)
 
 
-lab_start = time.perf_counter()
-accuracy = {scheme: {length: [] for length in LAB["eval_lengths"]} for scheme in SCHEMES}
-table_change = []  # per seed: how far each row of the learned table moved in training
-for scheme in SCHEMES:
-    for seed in LAB["seeds"]:
-        model, initial_table = train_copy_back(scheme, seed)
-        for length in LAB["eval_lengths"]:
-            token_ids = test_sequences(length)
-            accuracy[scheme][length].append(accuracy_by_position(model(token_ids).data.argmax(axis=-1), token_ids))
-        if scheme == "learned":
-            table_change.append(np.abs(model.embed.position.weight.data - initial_table).max(axis=1))
-lab_seconds = time.perf_counter() - lab_start
-print(f"trained {len(SCHEMES) * len(LAB['seeds'])} models in {lab_seconds:.1f} s")
+@dataclass
+class LabResults:
+    """What `run_lab` measured.
+
+    accuracy[scheme][length]: array (num_seeds, length - offset), the fraction of test sequences
+    answered correctly at positions offset..length-1, one row per seed.
+    table_change: array (num_seeds, longest), the largest change of an entry of each row of the
+    learned position table during training; no rows when "learned" is not among the schemes.
+    seconds: wall-clock time of training and testing.
+    """
+
+    config: LabConfig
+    accuracy: dict
+    table_change: np.ndarray
+    seconds: float
+
+
+def run_lab(config=None):
+    """Train and test one model per scheme and seed of `config` (default `LabConfig()`)."""
+    config = LabConfig() if config is None else config
+    start = time.perf_counter()
+    accuracy = {scheme: {length: [] for length in config.eval_lengths} for scheme in config.schemes}
+    table_change = []
+    for scheme in config.schemes:
+        for seed in config.seeds:
+            model, initial_table = train_copy_back(scheme, seed, config)
+            for length in config.eval_lengths:
+                token_ids = evaluation_sequences(length, config)
+                predictions = model(token_ids).data.argmax(axis=-1)
+                accuracy[scheme][length].append(accuracy_by_position(predictions, token_ids, config.offset))
+            if scheme == "learned":
+                table_change.append(np.abs(model.embed.position.weight.data - initial_table).max(axis=1))
+    accuracy = {scheme: {n: np.array(rows) for n, rows in by_length.items()} for scheme, by_length in accuracy.items()}
+    table_change = np.array(table_change).reshape(-1, config.longest)
+    return LabResults(config, accuracy, table_change, time.perf_counter() - start)
+
+
+def describe(config):
+    """One paragraph saying how the lab is trained and tested, and what "seen" and "unseen" mean."""
+    seeds = len(config.seeds)
+    lengths = ", ".join(map(str, config.eval_lengths[:-1])) + f" and {config.eval_lengths[-1]}"
+    return (f"Training: sequences of length {config.train_length}, batches of {config.batch_size}, "
+            f"{config.steps} Adam steps (learning rate {config.learning_rate:g}), {seeds} "
+            f"seed{'s' if seeds != 1 else ''} per scheme. Test: {config.eval_sequences} fresh sequences "
+            f"of each length {lengths}, scored position by position. \"seen\" is the accuracy on "
+            f"sequences of the training length, {config.train_length}; \"unseen\" is the accuracy at "
+            f"positions {config.train_length} to {config.longest - 1} of length-{config.longest} "
+            "sequences, which no model met in training.")
 
 # %% [markdown]
-# The measurements, as a table and a picture. "seen" is the accuracy on length-16 sequences, the
-# length of training; "unseen" is the accuracy at positions 16 to 63 of length-64 sequences, which
-# no model met in training. Each number is the mean over the three seeds, with the range.
+# Before you run it, predict: which schemes will stay accurate beyond position 15, and why?
 
 # %%
-train_length, longest, offset = LAB["train_length"], max(LAB["eval_lengths"]), LAB["offset"]
-summary = {}
-for scheme in SCHEMES:
-    per_seed_seen = [a.mean() for a in accuracy[scheme][train_length]]
-    per_seed_unseen = [a[train_length - offset:].mean() for a in accuracy[scheme][longest]]
-    summary[scheme] = dict(seen=np.mean(per_seed_seen), unseen=np.mean(per_seed_unseen),
-                           unseen_range=(min(per_seed_unseen), max(per_seed_unseen)),
-                           by_length={n: np.mean([a.mean() for a in accuracy[scheme][n]]) for n in LAB["eval_lengths"]})
+config = LabConfig()
+print(describe(config))
+results = run_lab(config)
+print(f"trained {len(config.schemes) * len(config.seeds)} models in {results.seconds:.1f} s")
 
-header = "".join(f"  length {n:>2}" for n in LAB["eval_lengths"])
-print(f"{'scheme':<11}{header}   seen   unseen (range over seeds)")
-for scheme, row in summary.items():
-    by_length = "".join(f"  {row['by_length'][n]:9.3f}" for n in LAB["eval_lengths"])
-    low, high = row["unseen_range"]
-    print(f"{scheme:<11}{by_length}  {row['seen']:5.3f}  {row['unseen']:5.3f} ({low:.3f} to {high:.3f})")
+# %% [markdown]
+# The measurements, as a table and a picture. Each number is the mean over the seeds, with the
+# range of the unseen accuracy over the seeds.
 
-fig, axes = plt.subplots(1, 2, figsize=(13, 4))
-positions = np.arange(offset, longest)
-for color, scheme in zip(["#999999", "#E69F00", "#0072B2", "#009E73"], SCHEMES):
-    axes[0].plot(positions, np.mean(accuracy[scheme][longest], axis=0), color=color, label=scheme)
-axes[0].axvline(train_length - 0.5, color="black", linestyle="--", linewidth=1)
-axes[0].text(train_length + 0.5, 0.05, "longest training position", fontsize=9)
-axes[0].set(xlabel="position in a length-64 sequence", ylabel="accuracy (mean of 3 seeds)", ylim=(0, 1.05),
-            title="copy the token 3 back: accuracy by position")
-axes[0].legend(loc="center right")
-axes[1].plot(np.mean(table_change, axis=0), color="#E69F00")
-axes[1].axvline(train_length - 0.5, color="black", linestyle="--", linewidth=1)
-axes[1].set(xlabel="row of the learned table (position)", ylabel="largest change of an entry in training",
-            title="the learned table's wall: rows never seen never move")
-fig.tight_layout()
+# %%
+#| export core.extrapolation
+_STYLES = {"none": ("#999999", ":"), "learned": ("#E69F00", "--"),     # Okabe-Ito colours,
+           "sinusoidal": ("#0072B2", "-."), "rotary": ("#009E73", "-")}  # safe for colour blindness
+
+
+def summarize(results):
+    """The lab's numbers: per scheme the mean accuracy at the training length ("seen"), at the unseen
+    positions of the longest sequences ("unseen", with its range over the seeds) and per length;
+    the order-blind baseline at the unseen positions; the largest change of the learned table's
+    unseen rows (None without a learned table)."""
+    config = results.config
+    train_length, longest, offset = config.train_length, config.longest, config.offset
+    schemes = {}
+    for scheme, by_length in results.accuracy.items():
+        per_seed_unseen = by_length[longest][:, train_length - offset:].mean(axis=1)
+        schemes[scheme] = dict(seen=float(by_length[train_length].mean()), unseen=float(per_seed_unseen.mean()),
+                               unseen_range=(float(per_seed_unseen.min()), float(per_seed_unseen.max())),
+                               by_length={n: float(a.mean()) for n, a in by_length.items()})
+    token_ids = evaluation_sequences(longest, config)
+    blind = accuracy_by_position(most_frequent_so_far(token_ids, config.vocab_size), token_ids, offset)
+    unseen_rows = results.table_change.mean(axis=0)[train_length:] if len(results.table_change) else None
+    return dict(train_length=train_length, longest=longest, vocab_size=config.vocab_size,
+                num_seeds=len(config.seeds), schemes=schemes,
+                order_blind=float(blind[train_length - offset:].mean()),
+                learned_unseen_row_change=None if unseen_rows is None else float(unseen_rows.max()))
+
+
+def format_summary(summary):
+    """The summary as a plain-text table, one row per scheme."""
+    lengths = list(next(iter(summary["schemes"].values()))["by_length"])
+    header = "".join(f"  length {n:>2}" for n in lengths)
+    lines = [f"{'scheme':<11}{header}   seen   unseen (range over seeds)"]
+    for scheme, row in summary["schemes"].items():
+        by_length = "".join(f"  {row['by_length'][n]:9.3f}" for n in lengths)
+        low, high = row["unseen_range"]
+        lines.append(f"{scheme:<11}{by_length}  {row['seen']:5.3f}  {row['unseen']:5.3f} ({low:.3f} to {high:.3f})")
+    return "\n".join(lines)
+
+
+def plot_lab(results):
+    """Figure of two panels: accuracy by position on the longest sequences, and how far each row of
+    the learned table moved in training. Imports matplotlib only when called."""
+    import matplotlib.pyplot as plt
+
+    config = results.config
+    train_length, longest, seeds = config.train_length, config.longest, len(config.seeds)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
+    positions = np.arange(config.offset, longest)
+    for scheme, accuracy in results.accuracy.items():
+        color, style = _STYLES[scheme]
+        left.plot(positions, accuracy[longest].mean(axis=0), color=color, linestyle=style, linewidth=2, label=scheme)
+    mean_of = f"mean of {seeds} seed{'s' if seeds != 1 else ''}"
+    left.set(xlabel=f"position in a length-{longest} sequence", ylabel=f"accuracy ({mean_of})", ylim=(0, 1.05),
+             title=f"copy the token {config.offset} back: accuracy by position")
+    left.legend(loc="center right")
+    if len(results.table_change):
+        right.plot(results.table_change.mean(axis=0), color=_STYLES["learned"][0], linewidth=2)
+    right.set(xlabel="row of the learned table (position)", ylabel=f"largest change in training ({mean_of})",
+              title="the learned table's wall: rows never seen never move")
+    for axis in (left, right):
+        axis.axvspan(train_length - 0.5, longest - 0.5, color="0.9", zorder=0)
+        axis.text(train_length + 0.5, 0.97, "unseen positions", transform=axis.get_xaxis_transform(), va="top")
+    return fig
+
+# %%
+summary = summarize(results)
+print(format_summary(summary))
+figure = plot_lab(results)
 
 # %% [markdown]
 # ### What the measurements say
 #
 # The text below is computed from the numbers above, so it stays true if you change the experiment
-# (try `offset`, `train_length` or `steps` in `LAB`).
+# (try `offset`, `train_length` or `steps` in `LabConfig`).
 
 # %%
-def verdict(row):
+#| export core.extrapolation
+def _verdict(row):
     if row["seen"] < 0.9:
         return f"did not learn the task even at the training length (accuracy {row['seen']:.2f})"
     kept = row["unseen"] / row["seen"]
@@ -967,33 +1106,47 @@ def verdict(row):
     return f"learned the task ({row['seen']:.2f}) and {how} at unseen positions ({row['unseen']:.2f})"
 
 
-for scheme, row in summary.items():
-    print(f"- {scheme}: {verdict(row)}.")
+def conclusions(summary):
+    """The lab's conclusions, one sentence each, computed from the numbers of `summarize`."""
+    rows, train_length, longest = summary["schemes"], summary["train_length"], summary["longest"]
+    none = rows.get("none")
+    sentences = [f"{scheme}: {_verdict(row)}." for scheme, row in rows.items()]
+    blind = (f"An order-blind strategy, guessing the token seen most often so far, scores "
+             f"{summary['order_blind']:.2f} at positions {train_length} to {longest - 1} (chance is "
+             f"{1 / summary['vocab_size']:.2f})")
+    if none:
+        blind += f"; the model without position information scores {none['unseen']:.2f}"
+    sentences.append(blind + ".")
+    if "learned" in rows:
+        change = summary["learned_unseen_row_change"]
+        exactly = " (exactly zero: they never received a gradient)" if change == 0 else ""
+        learned = (f"The learned table's rows {train_length} to {longest - 1} changed by at most {change:.1e} in "
+                   f"training{exactly}; at those positions it scores {rows['learned']['unseen']:.2f}")
+        if none:
+            learned += f", against {none['unseen']:.2f} with no position information at all"
+        sentences.append(learned + ".")
+    absolute_schemes = [s for s in ("learned", "sinusoidal") if s in rows]
+    if "rotary" in rows and absolute_schemes:
+        best_absolute = max(absolute_schemes, key=lambda s: rows[s]["unseen"])
+        rotary, absolute = rows["rotary"]["unseen"], rows[best_absolute]["unseen"]
+        if rotary > absolute + 0.05:
+            sentences.append(f"Relative beats absolute here: rotary scores {rotary:.2f} at unseen positions, "
+                             f"the best absolute scheme ({best_absolute}) {absolute:.2f}.")
+        else:
+            sentences.append(f"The expected advantage of relative position did not show: rotary scores "
+                             f"{rotary:.2f} at unseen positions, {best_absolute} {absolute:.2f}.")
+    if "rotary" in rows:
+        low, high = rows["rotary"]["unseen_range"]
+        if high - low > 0.1:
+            sentences.append(f"Rotary depends on the seed: from {low:.2f} to {high:.2f} at unseen positions.")
+        elif high < 0.9 * rows["rotary"]["seen"]:
+            sentences.append(f"Rotary loses accuracy beyond the training length in every seed "
+                             f"({low:.2f} to {high:.2f}).")
+    return sentences
 
-blind_ids = test_sequences(longest)
-blind = accuracy_by_position(most_frequent_so_far(blind_ids), blind_ids)[train_length - offset:].mean()
-print(f"- An order-blind strategy, guessing the token seen most often so far, "
-      f"scores {blind:.2f} at positions {train_length} to {longest - 1} (chance is "
-      f"{1 / LAB['vocab_size']:.2f}); the model without position information scores {summary['none']['unseen']:.2f}.")
-
-unseen_rows = np.mean(table_change, axis=0)[train_length:]
-print(f"- The learned table's rows {train_length} to {longest - 1} changed by at most {unseen_rows.max():.1e} in "
-      f"training{' (exactly zero: they never received a gradient)' if unseen_rows.max() == 0 else ''}; at those "
-      f"positions it scores {summary['learned']['unseen']:.2f}, against {summary['none']['unseen']:.2f} "
-      "with no position information at all.")
-best_absolute = max(("learned", "sinusoidal"), key=lambda s: summary[s]["unseen"])
-rotary, absolute = summary["rotary"]["unseen"], summary[best_absolute]["unseen"]
-if rotary > absolute + 0.05:
-    print(f"- Relative beats absolute here: rotary scores {rotary:.2f} at unseen positions, the best absolute "
-          f"scheme ({best_absolute}) {absolute:.2f}.")
-else:
-    print(f"- The expected advantage of relative position did not show: rotary scores {rotary:.2f} at unseen "
-          f"positions, {best_absolute} {absolute:.2f}.")
-low, high = summary["rotary"]["unseen_range"]
-if high - low > 0.1:
-    print(f"- Rotary depends on the seed: from {low:.2f} to {high:.2f} at unseen positions.")
-elif high < 0.9 * summary["rotary"]["seen"]:
-    print(f"- Rotary loses accuracy beyond the training length in every seed ({low:.2f} to {high:.2f}).")
+# %%
+for sentence in conclusions(summary):
+    print(f"- {sentence}")
 
 # %% [markdown]
 # Why it comes out this way:
@@ -1012,7 +1165,7 @@ elif high < 0.9 * summary["rotary"]["seen"]:
 # - **Rotary.** The score of a query at $m$ and a key at $n$ depends only on $n - m$, so the rule
 #   "attend three back" is the same rule at every position. What training does not fix is the score
 #   of offsets larger than 15, which never occur in a length-16 sequence: they are sums of cosines
-#   $\sum_i a_i \cos((n - m)	heta_i + arphi_i)$ evaluated where nobody looked, and in a long
+#   $\sum_i a_i \cos((n - m)\theta_i + \varphi_i)$ evaluated where nobody looked, and in a long
 #   sequence some far offset can come close to the score of offset 3. How often that happens depends
 #   on the seed. Language models see the same effect, which is why long-context models rescale the
 #   rotary frequencies or raise the base (Llama 3 uses 500,000 instead of 10,000).
@@ -1033,9 +1186,11 @@ elif high < 0.9 * summary["rotary"]["seen"]:
 #
 # ## Exercises
 #
-# 1. Change `LAB["offset"]` to 1 and to 8. Which scheme suffers most, and why?
-# 2. Train on length 32 instead of 16 and evaluate on 64. Does the gap between seen and unseen
-#    positions shrink for the sinusoidal model?
+# 1. Run the lab with `LabConfig(offset=1)` and `LabConfig(offset=8)`. Which scheme suffers most,
+#    and why?
+# 2. Train on length 32 instead of 16 and evaluate on 64 (`LabConfig(train_length=32,
+#    eval_lengths=(32, 64))`). Does the gap between seen and unseen positions shrink for the
+#    sinusoidal model?
 # 3. Add ALiBi to `CopyBackModel` with 4 heads of width 8 (`alibi_bias(4, T)` added to the scores).
 #    Predict the result first; then measure it.
-# 4. Use `RotaryEmbedding(32, base=500000.0)` (Llama 3's base). What happens at unseen positions?
+# 4. Use Llama 3's rotary base, `LabConfig(rotary_base=500000.0)`. What happens at unseen positions?
