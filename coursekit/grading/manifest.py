@@ -2,18 +2,24 @@
 and a gradebook template holding only that assignment, which each worker grades against."""
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import nbgrader
+import sqlalchemy
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 
 from .. import gradebook
 
 HIDDEN_MARKER = "### BEGIN HIDDEN TESTS"
+SETUP_LOCK = 7_163_001  # PostgreSQL advisory lock id for creating the gradebook tables
 
 
 @dataclass
@@ -75,15 +81,41 @@ def _generate(course_dir: Path, assignment: str, url: str) -> None:
 
 
 def build_template(course_dir: Path, assignment: str, target: Path, real_url: str) -> None:
-    """A fresh SQLite gradebook at target with only this assignment; also make sure the real gradebook
-    knows the assignment (a new PostgreSQL gradebook starts empty)."""
-    _generate(course_dir, assignment, f"sqlite:///{Path(target).resolve()}")
-    if not _has_assignment(real_url, assignment):
-        try:
+    """A SQLite gradebook at target with only this assignment; also make sure the real gradebook knows
+    the assignment (a new PostgreSQL gradebook starts empty). Templates are kept in the course directory
+    (as grading-template-<assignment>-<hash of its source>.db) since nbgrader takes seconds to make one."""
+    digest = hashlib.sha256(nbgrader.__version__.encode())
+    for path in sorted((Path(course_dir) / "source" / assignment).glob("*.ipynb")):
+        digest.update(path.name.encode() + path.read_bytes())
+    cached = Path(course_dir) / f"grading-template-{assignment}-{digest.hexdigest()[:16]}.db"
+    if not cached.exists():
+        for stale in Path(course_dir).glob(f"grading-template-{assignment}-*.db"):
+            stale.unlink()
+        partial = cached.with_suffix(f".partial{os.getpid()}")
+        _generate(course_dir, assignment, f"sqlite:///{partial.resolve()}")
+        partial.replace(cached)
+    shutil.copyfile(cached, target)
+    with _first_grader_only(real_url):
+        if not _has_assignment(real_url, assignment):
             _generate(course_dir, assignment, real_url)
-        except RuntimeError:
-            if not _has_assignment(real_url, assignment):  # else another grader added it at the same time
-                raise
+
+
+@contextmanager
+def _first_grader_only(url: str):
+    """On PostgreSQL, graders starting at once take turns to create the tables and the assignment."""
+    if not url.startswith("postgresql"):
+        yield
+        return
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text(f"SELECT pg_advisory_lock({SETUP_LOCK})"))
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text(f"SELECT pg_advisory_unlock({SETUP_LOCK})"))
+    finally:
+        engine.dispose()
 
 
 def _has_assignment(url: str, assignment: str) -> bool:

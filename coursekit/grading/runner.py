@@ -228,7 +228,7 @@ def grade(course_dir: Path, submissions: list[Submission], jobs: int = 1, limits
                     shutil.rmtree(job.work, ignore_errors=True)
                     outcomes[index] = outcome
                     bar.update(1)
-                time.sleep(0.1)
+                time.sleep(0.05)
         finally:
             for job, _, _ in running.values():
                 job.stop()
