@@ -165,3 +165,13 @@ def test_an_interrupted_run_resumes_without_losing_finished_work(built_course, t
     assert reused >= 1, resumed.stdout
     grades = {row["student_id"]: row["score"] for row in _rows(built_course / "exports" / "grades.csv")}
     assert grades == {student: "14" for student in students}, grades
+
+
+@pytest.mark.grading
+def test_unsafe_mode_grades_without_bubblewrap_when_asked(built_course, monkeypatch, tmp_path):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    path = tmp_path / f"{NOTEBOOK}.ipynb"
+    nbformat.write(_correct(built_course), path)
+    [outcome] = runner.grade(built_course, [Submission("unsafe_correct", ASSIGNMENT, {NOTEBOOK: path})],
+                             unsafe=True, progress=False)
+    assert outcome.score == outcome.max_score == 14, outcome.notes

@@ -7,10 +7,12 @@ what the student sees (an edited locked cell, a copied test cell, an unfinished 
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbgrader.utils import compute_checksum
 
@@ -49,8 +51,12 @@ def run_checks(path: Path, cell_timeout: int = 120) -> CheckResults:
         if meta.get("locked") and meta.get("checksum") and compute_checksum(cell) != meta["checksum"]:
             results.warnings.append(f"you changed the locked cell `{grade_id}`; the grader puts the original "
                                     "back, so your change will not count.")
-    NotebookClient(nb, timeout=cell_timeout, allow_errors=True, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
+    with tempfile.TemporaryDirectory(prefix="coursekit-validate-") as sockets:
+        # Unix sockets in a private folder: no local TCP port, and no warning about one
+        kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"),
+                                    connection_file=str(Path(sockets) / "kernel.json"))
+        NotebookClient(nb, km=kernel, timeout=cell_timeout, allow_errors=True,
+                       resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade") and cell.cell_type == "code":
