@@ -1073,16 +1073,17 @@ def plot_lab(results):
         color, style = _STYLES[scheme]
         left.plot(positions, accuracy[longest].mean(axis=0), color=color, linestyle=style, linewidth=2, label=scheme)
     mean_of = f"mean of {seeds} seed{'s' if seeds != 1 else ''}"
-    left.set(xlabel=f"position in a length-{longest} sequence", ylabel=f"accuracy ({mean_of})", ylim=(0, 1.05),
+    left.set(xlabel=f"position in a length-{longest} sequence (shaded: never seen in training)",
+             ylabel=f"accuracy ({mean_of})", ylim=(0, 1.25), yticks=np.linspace(0, 1, 6),
              title=f"copy the token {config.offset} back: accuracy by position")
-    left.legend(loc="center right")
+    left.legend(loc="upper center", ncols=len(results.accuracy), frameon=False)
     if len(results.table_change):
         right.plot(results.table_change.mean(axis=0), color=_STYLES["learned"][0], linewidth=2)
-    right.set(xlabel="row of the learned table (position)", ylabel=f"largest change in training ({mean_of})",
+    right.set(xlabel="row of the learned table (shaded: positions never seen in training)",
+              ylabel=f"largest change in training ({mean_of})",
               title="the learned table's wall: rows never seen never move")
     for axis in (left, right):
-        axis.axvspan(train_length - 0.5, longest - 0.5, color="0.9", zorder=0)
-        axis.text(train_length + 0.5, 0.97, "unseen positions", transform=axis.get_xaxis_transform(), va="top")
+        axis.axvspan(train_length - 0.5, longest - 0.5, color="0.93", zorder=0)
     return fig
 
 # %%
