@@ -140,22 +140,41 @@ def give_to_sandbox(paths: list[Path], slot: int) -> None:
             os.chown(item, uid, uid)
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live descendant of a process, parents before children."""
-    children: dict[int, list[int]] = {}
+def _children(pid: int) -> list[int]:
+    """Children of a process, from /proc/<pid>/task/*/children (cheap), or a scan of /proc where the
+    kernel does not provide that file."""
+    if not HAS_CHILDREN_FILES:
+        return [child for child, parent in _all_parents().items() if parent == pid]
+    children = []
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children += [int(child) for child in listing.read_text().split()]
+        except OSError:
+            pass
+    return children
+
+
+def _all_parents() -> dict[int, int]:
+    parents = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(entry.name))
-    found, queue = [], list(children.get(pid, []))
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    return parents
+
+
+HAS_CHILDREN_FILES = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of a process, parents before children."""
+    found, queue = [], _children(pid)
     while queue:
         child = queue.pop(0)
         found.append(child)
-        queue += children.get(child, [])
+        queue += _children(child)
     return found
 
 
