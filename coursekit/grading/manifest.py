@@ -23,7 +23,7 @@ SETUP_LOCK = 7_163_001  # PostgreSQL advisory lock id for creating the gradebook
 
 
 @dataclass
-class Test:
+class GradedTest:
     notebook: str
     grade_id: str
     points: float
@@ -38,7 +38,7 @@ class Test:
 class Manifest:
     assignment: str
     notebooks: list[str]
-    tests: list[Test]
+    tests: list[GradedTest]
     locked_sources: dict[str, dict[str, str]] = field(default_factory=dict)  # notebook -> grade_id -> release source
 
     @property
@@ -60,7 +60,7 @@ def read_manifest(course_dir: Path, assignment: str) -> Manifest:
         for cell in nbformat.read(path, as_version=4).cells:
             meta = cell.metadata.get("nbgrader", {})
             if meta.get("grade") and cell.cell_type == "code":
-                tests.append(Test(path.stem, meta["grade_id"], float(meta.get("points", 0)),
+                tests.append(GradedTest(path.stem, meta["grade_id"], float(meta.get("points", 0)),
                                   HIDDEN_MARKER in cell.source))
         released = Path(course_dir) / "release" / assignment / path.name
         if released.exists():

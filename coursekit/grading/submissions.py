@@ -46,7 +46,7 @@ def collect(folder: Path, assignments: list[str]) -> list[Submission]:
     notebooks in it (an empty folder is a submission with every notebook missing), sorted by student."""
     found: dict[tuple[str, str], dict[str, Path]] = {}
     for path in sorted(Path(folder).rglob("*")):
-        if path.is_dir() and path.name in assignments and path.parent != Path(folder).parent:
+        if path.is_dir() and path.name in assignments and len(path.relative_to(folder).parts) >= 2:
             files = {p.stem: p for p in sorted(path.glob("*.ipynb"))}
             found.setdefault((path.parent.name, path.name), {}).update(files)
     if not found:
