@@ -128,8 +128,9 @@ def test_gradescope_autograder_grades_one_submission_in_a_fake_autograder_tree(b
     assert run.returncode == 0, run.stdout + run.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     assert 0 < results["score"] < 14
-    assert len(results["tests"]) == _test_count(built_course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb") and all({"name", "score", "max_score", "output", "visibility"} <= set(t)
-                                              for t in results["tests"])
+    fields = {"name", "score", "max_score", "output", "visibility"}
+    assert all(fields <= set(t) for t in results["tests"])
+    assert len(results["tests"]) == _test_count(built_course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
     hidden = {t["name"] for t in results["tests"] if t["visibility"] == "hidden"}
     assert "tokenization/test_encode_known_and_unknown" in hidden
     assert any(t["score"] < t["max_score"] and "AssertionError" in t["output"] for t in results["tests"])

@@ -37,7 +37,8 @@ def write_csv(outcomes: list[Outcome], course_dir: Path, url: str, out_dir: Path
             for key, test in outcome.tests.items():
                 notebook, name = key.split("/", 1)
                 score, max_score = total["tests"].get(key, (test["score"], test["max_score"]))
-                tests_writer.writerow([outcome.student_id, outcome.assignment, notebook, name, f"{score or 0:g}",
+                score = score or 0
+                tests_writer.writerow([outcome.student_id, outcome.assignment, notebook, name, f"{score:g}",
                                        f"{max_score:g}", "yes" if score == max_score else "no",
                                        "yes" if test["hidden"] else "no", test["message"] or ""])
     return grades_path, tests_path
@@ -46,7 +47,8 @@ def write_csv(outcomes: list[Outcome], course_dir: Path, url: str, out_dir: Path
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Feedback: {assignment}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}}
-table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #999;padding:.3em .5em;text-align:left;vertical-align:top}}
+table{{border-collapse:collapse;width:100%}}
+td,th{{border:1px solid #999;padding:.3em .5em;text-align:left;vertical-align:top}}
 .failed{{color:#a00}}.passed{{color:#060}}pre{{white-space:pre-wrap;margin:0}}</style></head>
 <body><h1>{assignment}: {score:g} of {max_score:g} points</h1>
 <p>Student: {student}</p>

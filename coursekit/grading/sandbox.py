@@ -2,7 +2,7 @@
 
 Only the Jupyter kernel runs student code, so only the kernel is confined. Its command is wrapped:
 
-    prlimit <limits> -- [setpriv <sandbox uid>] -- bwrap <mounts> -- python -m ipykernel_launcher ...
+    prlimit <limits> -- bwrap <namespaces, mounts> -- [setpriv <sandbox uid> --] python -m ipykernel_launcher ...
 
 Inside, the kernel sees the system and Python installation read-only, the tinytorch_lite package
 read-only, its own working directory (the copy of its own submission) and the kernel's connection

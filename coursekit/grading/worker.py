@@ -41,6 +41,15 @@ def error_message(cell) -> str | None:
     return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS] + " [...]"
 
 
+def stderr_message(cell) -> str | None:
+    """nbgrader fails a test cell that wrote to stderr (a warning, say), even without an error."""
+    text = "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == "stderr").strip()
+    if not text:
+        return None
+    return f"the test wrote to stderr, which nbgrader counts as a failure: {text.splitlines()[0][:MESSAGE_CHARS]}"
+
+
 def notebook_outcomes(path: Path) -> tuple[dict[str, str | None], list[str]]:
     """For an autograded notebook: grade_id -> error message (None = passed) of its graded cells, and
     notes on everything else that went wrong (errors in other cells, the grader stepping in)."""
@@ -51,7 +60,7 @@ def notebook_outcomes(path: Path) -> tuple[dict[str, str | None], list[str]]:
         meta = cell.metadata.get("nbgrader", {})
         where = f"{path.stem}, cell {number}" + (f" (`{meta['grade_id']}`)" if meta.get("grade_id") else "")
         if meta.get("grade"):
-            outcomes[meta["grade_id"]] = error_message(cell)
+            outcomes[meta["grade_id"]] = error_message(cell) or stderr_message(cell)
         elif error_message(cell):
             notes.append(f"{where}: {error_message(cell)}")
         for output in cell.get("outputs", []):
