@@ -35,7 +35,7 @@ gradescope: $(SETUP)
 	$(PYTHON) -m coursekit gradescope $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 clean:
-	rm -rf _build .jupyter_cache autograder/source autograder/release autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db
+	rm -rf _build .jupyter_cache autograder/source autograder/release autograder/submitted autograder/autograded autograder/feedback autograder/exports autograder/*.db
 
 $(SETUP): pyproject.toml
 	python3 -m venv .venv && $(PYTHON) -m pip install -q --upgrade pip && $(PYTHON) -m pip install -q -e ".[course,dev]"
