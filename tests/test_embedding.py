@@ -4,11 +4,6 @@ References are computed independently of the code under test: one-hot products, 
 finite differences, plain loops and, when it is installed, torch.nn.functional.embedding.
 """
 
-import importlib.util
-
-import gc
-import weakref
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,29 +12,9 @@ from hypothesis.extra import numpy as hnp
 
 from tinytorch_lite.core.embeddings import Embedding, embedding_backward
 from tinytorch_lite.core.tensor import Tensor
-
-HAS_TORCH = importlib.util.find_spec("torch") is not None
-needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed (pip install torch==2.13.0)")
+from helpers import assert_freed_without_cyclic_gc, needs_torch
 
 fast = settings(max_examples=60, deadline=None)
-
-
-def assert_freed_without_cyclic_gc(make_output, run_backward):
-    """The output of make_output() dies at `del`, with the cyclic garbage collector off."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        out = make_output()
-        if run_backward:
-            weights = np.linspace(-1.0, 2.0, out.size).reshape(out.shape)
-            (out * Tensor(weights, dtype=out.dtype)).sum().backward()
-        output, closure = weakref.ref(out), weakref.ref(out._backward)
-        del out
-        assert output() is None, "the output outlived its last reference: its _backward closure refers to it"
-        assert closure() is None, "the _backward closure outlived its output"
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @st.composite

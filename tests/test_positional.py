@@ -5,9 +5,6 @@ References are independent of the code under test: plain loops over the formula 
 and finite differences for gradients.
 """
 
-import gc
-import weakref
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -23,26 +20,9 @@ from tinytorch_lite.core.embeddings import (
     sinusoidal_table,
 )
 from tinytorch_lite.core.tensor import Tensor
+from helpers import assert_freed_without_cyclic_gc
 
 fast = settings(max_examples=50, deadline=None)
-
-
-def assert_freed_without_cyclic_gc(make_output, run_backward):
-    """The output of make_output() dies at `del`, with the cyclic garbage collector off."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        out = make_output()
-        if run_backward:
-            weights = np.linspace(-1.0, 2.0, out.size).reshape(out.shape)
-            (out * Tensor(weights, dtype=out.dtype)).sum().backward()
-        output, closure = weakref.ref(out), weakref.ref(out._backward)
-        del out
-        assert output() is None, "the output outlived its last reference: its _backward closure refers to it"
-        assert closure() is None, "the _backward closure outlived its output"
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def loop_table(max_seq_length, embedding_dim, base=10000.0):
