@@ -450,3 +450,36 @@ def test_matches_torch_embedding(kwargs):
     assert np.allclose(out.data, reference.detach().numpy(), atol=1e-12)
     assert np.allclose(ours.weight.data, theirs.weight.detach().numpy(), atol=1e-12)
     assert np.allclose(ours.weight.grad, theirs.weight.grad.numpy(), atol=1e-12)
+
+
+def test_output_memory_is_reused_only_once_nothing_refers_to_it():
+    emb = Embedding(50, 8, rng=0)
+    ids, other = np.array([[1, 2, 3], [4, 5, 6]]), np.array([[7, 8, 9], [10, 11, 12]])
+    first = emb(ids)
+    kept = first.data.copy()
+    second = emb(other)  # `first` is alive: its rows must not be overwritten
+    np.testing.assert_array_equal(first.data, kept)
+    assert not np.shares_memory(first.data, second.data)
+    view = second.data[0]  # a view alone keeps the memory in use
+    del first, second
+    third = emb(ids)
+    np.testing.assert_array_equal(view, emb.weight.data[other[0]])
+    assert not np.shares_memory(third.data, view)
+    del view
+    fourth_address = third.data.ctypes.data
+    del third
+    fourth = emb(other)
+    assert fourth.data.ctypes.data == fourth_address, "a free output buffer should be reused"
+    np.testing.assert_array_equal(fourth.data, emb.weight.data[other])
+
+
+def test_gradients_stay_right_when_the_output_buffer_is_reused():
+    emb = Embedding(20, 4, rng=1)
+    rng = np.random.default_rng(2)
+    expected = np.zeros((20, 4))
+    for _ in range(3):
+        ids = rng.integers(0, 20, (5, 3))
+        g = rng.standard_normal((5, 3, 4))
+        (emb(ids) * Tensor(g, dtype=np.float32)).sum().backward()
+        np.add.at(expected, ids, g)
+    np.testing.assert_allclose(emb.weight.grad, expected, rtol=1e-5, atol=1e-6)

@@ -24,6 +24,8 @@
 
 # %%
 #| export
+import sys
+
 import numpy as np
 
 from tinytorch_lite.core.tensor import Tensor
@@ -272,6 +274,7 @@ class Embedding:
             raise ValueError(f"max_norm must be positive or None, got {max_norm}")
         self.max_norm, self.norm_type = max_norm, float(norm_type)
         self.scale_grad_by_freq = bool(scale_grad_by_freq)
+        self._spare, self._spare_refs = None, 0  # the last output array, for _output_buffer
         if _weight is not None:  # from_pretrained: use the given table as it is
             self.weight = Tensor(_weight, requires_grad=not _freeze)
             return
@@ -314,8 +317,9 @@ class Embedding:
         ids = _validate_token_ids(token_ids, self.vocab_size)
         if self.max_norm is not None:
             self._renormalize(ids)
+        buffer = self._output_buffer(ids.shape)  # (*, D), empty: write the rows into it
         ### BEGIN SOLUTION
-        values = np.take(self.weight.data, ids, axis=0, mode="clip")  # (*) -> (*, D); ids checked
+        values = np.take(self.weight.data, ids, axis=0, mode="clip", out=buffer)  # (*) -> (*, D); ids checked
         out = Tensor(values, _children=(self.weight,), _op="embedding")
 
         def _backward(grad):  # grad is dL/d(out), shape (*, D)
@@ -327,6 +331,22 @@ class Embedding:
 
     def __call__(self, token_ids):
         return self.forward(token_ids)
+
+    def _output_buffer(self, ids_shape):
+        """An uninitialised (*ids_shape, embedding_dim) array for a lookup to write into.
+
+        A fresh array this large costs page faults (the operating system hands out new pages and
+        zeroes them) that can take longer than the gather itself. So the layer keeps its last output
+        and hands it out again once nothing refers to it any more, which the reference count tells
+        exactly: a tiny caching allocator, like the one PyTorch keeps for GPU memory.
+        """
+        shape, spare = (*ids_shape, self.embedding_dim), self._spare
+        if (spare is not None and spare.shape == shape and spare.dtype == self.weight.dtype
+                and sys.getrefcount(spare) == self._spare_refs):
+            return spare
+        self._spare = spare = np.empty(shape, dtype=self.weight.dtype)
+        self._spare_refs = sys.getrefcount(spare)  # measured the same way: nobody else holds it yet
+        return spare
 
     def _renormalize(self, ids):
         """Rescale, in place, the rows named by `ids` whose norm exceeds `max_norm`."""

@@ -66,19 +66,19 @@ WRONG_IMPLEMENTATIONS = [
     _wrong(
         "embedding_forward_off_by_one_row",
         "looks up row id - 1 (as if ids were 1-based)",
-        "values = np.take(self.weight.data, ids, axis=0, mode=\"clip\")",
-        "values = np.take(self.weight.data, ids - 1, axis=0, mode=\"clip\")",
+        "values = np.take(self.weight.data, ids, axis=0, mode=\"clip\", out=buffer)",
+        "values = np.take(self.weight.data, ids - 1, axis=0, mode=\"clip\", out=buffer)",
     ),
     _wrong(
         "embedding_forward_transposed_table",
         "gathers columns of the table (axis=1) instead of rows",
-        "values = np.take(self.weight.data, ids, axis=0, mode=\"clip\")",
+        "values = np.take(self.weight.data, ids, axis=0, mode=\"clip\", out=buffer)",
         "values = np.take(self.weight.data, ids, axis=1, mode=\"clip\")",
     ),
     _wrong(
         "embedding_forward_flattened",
         "flattens the ids, so a (B, T) batch gives (B*T, D) instead of (B, T, D)",
-        "values = np.take(self.weight.data, ids, axis=0, mode=\"clip\")",
+        "values = np.take(self.weight.data, ids, axis=0, mode=\"clip\", out=buffer)",
         "values = np.take(self.weight.data, ids.reshape(-1), axis=0, mode=\"clip\")",
     ),
     _wrong(
