@@ -760,22 +760,25 @@ assert not frozen.weight.requires_grad and np.array_equal(frozen(inputs).data, W
 #
 # **Speed on this machine.** The benchmark `benchmarks/embedding_lookup.py` (`make bench`) compares
 # this code with plain numpy and with PyTorch 2.13 on one CPU thread, all timed in the same run.
-# One run on 28 November 2026, on a 2-vCPU AMD EPYC virtual machine shared with other jobs (ratios of
-# median thread CPU times; a ratio below 1 means ours is faster):
+# One run on 28 November 2026, on a quiet 2-vCPU AMD EPYC virtual machine (ratios of median thread
+# CPU times; a ratio below 1 means ours is faster):
 #
 # | table, 8,192 ids | forward vs torch `index_select(out=)` | forward vs torch `F.embedding` | forward vs `W[ids]` | backward vs torch dense backward | backward vs `np.add.at` |
 # |---|---|---|---|---|---|
-# | GPT-2 50,257 x 768, uniform | 0.83 | 0.85 | 0.82 | 0.95 | 0.23 |
-# | GPT-2 50,257 x 768, Zipf | 1.02 | 0.98 | 1.01 | 1.05 | 0.24 |
-# | Llama 2 32,000 x 4,096, uniform | 1.62 | 0.98 | 0.99 | 0.66 | 0.26 |
-# | Llama 2 32,000 x 4,096, Zipf | 1.62 | 0.97 | 1.00 | 1.13 | 0.19 |
+# | GPT-2 50,257 x 768, uniform | 0.87 | 0.87 | 0.91 | 1.05 | 0.25 |
+# | GPT-2 50,257 x 768, Zipf | 1.08 | 0.49 | 1.31 | 1.03 | 0.24 |
+# | Llama 2 32,000 x 4,096, uniform | 0.91 | 0.54 | 0.53 | 1.03 | 0.19 |
+# | Llama 2 32,000 x 4,096, Zipf | 0.80 | 0.47 | 0.45 | 1.18 | 0.16 |
 #
-# Checking the ids costs about 1 % of the GPT-2 forward. The GPT-2 gather moves data at 62 % of this
-# machine's copy bandwidth (28.0 GB/s), torch's `index_select(out=)` at 52 %. On the Llama table
-# the output is 134 MB: `index_select(out=)` writes into a buffer it was given, while a lookup
-# that returns a new array (ours, and torch's own `F.embedding`) first has the operating system map
-# and zero fresh memory; gathering into a ready buffer, `np.take` reaches 76 % of copy bandwidth
-# there. Run the benchmark yourself: the numbers move with the machine and its load.
+# Checking the ids costs 0.5 to 1.7 % of the forward. The GPT-2 gather moves data at 66 % of this
+# machine's copy bandwidth (24.7 GB/s in that run), torch's `index_select(out=)` at 57 %. Much of the
+# forward's cost is not the gather but the memory it writes to: a new 134 MB array (the Llama
+# output) must first be mapped and zeroed by the operating system. That is why `Embedding` keeps its
+# last output and reuses it once nothing refers to it (`_output_buffer`), and why it beats `W[ids]`
+# and `F.embedding`, which allocate every time, by up to 2x on the Llama table. With Zipf ids the
+# few frequent rows stay in cache, so a lookup can even exceed the copy bandwidth, which streams
+# from memory.
+# Run the benchmark yourself: the numbers move with the machine and its load.
 #
 # **Exercises.** (1) Replace the sort-based scatter by `np.add.at` and time both on a GPT-2 table.
 # (2) Why does a Zipf-distributed batch make the forward pass faster than uniform ids? (Hint: cache.)
