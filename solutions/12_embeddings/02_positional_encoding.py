@@ -147,7 +147,7 @@ def sinusoidal_table(max_seq_length, embedding_dim, base=10000.0, dtype=np.float
     positions = np.arange(max_seq_length, dtype=np.float64)[:, None]  # (T, 1)
     pair_index = np.arange(0, embedding_dim, 2, dtype=np.float64)     # 2i, shape (ceil(d/2),)
     table = np.empty((max_seq_length, embedding_dim), dtype=np.float64)
-    # TODO: angles p / base**(2i/d), shape (T, ceil(d/2)); sines into the even columns, cosines into the odd
+    # Angles p / base**(2i/d), shape (T, ceil(d/2)); sines into the even columns, cosines into the odd
     ### BEGIN SOLUTION
     angles = positions / base ** (pair_index / embedding_dim)         # (T, ceil(d/2))
     table[:, 0::2] = np.sin(angles)
@@ -305,7 +305,7 @@ class PositionalEncoding:
     def forward(self, x):
         """x: (T, D) or (B, T, D) Tensor -> x + PE[:T], same shape; the gradient reaches x."""
         x, seq_len = _check_sequence(x, self.embedding_dim, self.max_seq_length, "PositionalEncoding")
-        # TODO: add the first seq_len rows of self.table to x (broadcasting covers a batch axis)
+        # Add the first seq_len rows of self.table to x (broadcasting covers a batch axis)
         ### BEGIN SOLUTION
         return x + self.table[:seq_len]
         ### END SOLUTION
@@ -425,7 +425,7 @@ class LearnedPositionalEmbedding:
         def _backward(grad):  # grad is dL/d(out): (T, D) or (B, T, D)
             x._accumulate_grad(grad)
             grad_table = np.zeros_like(self.weight.data)                     # (max_seq_length, D)
-            # TODO: rows 0..seq_len-1 get grad summed over the batch
+            # Rows 0..seq_len-1 get grad summed over the batch
             ### BEGIN SOLUTION
             grad_table[:seq_len] = grad.reshape(-1, seq_len, self.embedding_dim).sum(axis=0)
             ### END SOLUTION
@@ -554,7 +554,7 @@ class RotaryEmbedding:
         else:
             x1, x2 = x[..., :half], x[..., half:]
         cos, sin = np.cos(angles), np.sin(angles)
-        # TODO: y1, y2 = the pairs (x1, x2) turned counter-clockwise by the angles
+        # y1, y2 = the pairs (x1, x2) turned counter-clockwise by the angles
         ### BEGIN SOLUTION
         y1 = x1 * cos - x2 * sin
         y2 = x1 * sin + x2 * cos
@@ -669,7 +669,7 @@ def _alibi_slopes(num_heads):
     if num_heads & (num_heads - 1):  # not a power of two: interleave from the next power (Press et al.)
         lower = 2 ** int(math.log2(num_heads))
         return np.concatenate([_alibi_slopes(lower), _alibi_slopes(2 * lower)[0::2][: num_heads - lower]])
-    # TODO: num_heads slopes, geometric: start 2**(-8/num_heads), ratio the same
+    # num_heads slopes, geometric: start 2**(-8/num_heads), ratio the same
     ### BEGIN SOLUTION
     start = 2.0 ** (-8.0 / num_heads)
     return start ** np.arange(1, num_heads + 1)
