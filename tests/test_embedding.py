@@ -43,24 +43,6 @@ def reference_backward(ids, grad_output, vocab_size, padding_idx=None, scale_gra
     return expected
 
 
-# ---- the seed's usage example ----------------------------------------------------------------
-
-def test_seed_usage_example():
-    from tinytorch_lite.core.embeddings import Embedding, PositionalEncoding
-    from tinytorch_lite.core.tokenization import CharTokenizer
-
-    tokenizer = CharTokenizer()
-    embedding = Embedding(vocab_size=tokenizer.vocab_size, embedding_dim=256)
-    pos_encoding = PositionalEncoding(embedding_dim=256, max_seq_length=512)
-    tokens = tokenizer.encode("Hello world!")
-    embeddings = embedding(tokens)
-    pos_embeddings = pos_encoding(embeddings)
-
-    assert embeddings.shape == (len(tokens), 256)
-    assert np.array_equal(embeddings.data, embedding.weight.data[tokens])
-    assert pos_embeddings.shape[-1] == 256
-
-
 # ---- construction ----------------------------------------------------------------------------
 
 def test_weight_is_a_standard_normal_parameter():

@@ -118,6 +118,7 @@ def test_seed_example_runs_verbatim():
     pos_embeddings = pos_encoding(embeddings)
 
     assert pos_embeddings.shape == embeddings.shape == (12, 256)
+    assert np.array_equal(embeddings.data, embedding.weight.data[tokens])
     np.testing.assert_allclose(pos_embeddings.data - embeddings.data, loop_table(12, 256), atol=1e-5)
 
 

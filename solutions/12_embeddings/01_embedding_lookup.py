@@ -49,9 +49,28 @@ from tinytorch_lite.core.tensor import Tensor
 # $6.3 \cdot 10^{6}$ copied numbers, a factor $V$ apart. The cell below checks the equivalence on a
 # small table and times both.
 
+# %% [markdown]
+# Timing on a shared machine: a single run can be slowed by whatever else runs. Taking the fastest of
+# a few runs, after a warm-up, measures the code rather than the neighbours. The whole module uses
+# this one timer.
+
 # %%
+#| export core.timing
 import time
 
+
+def best_seconds(function, repeats=5, warmup=2):
+    """Fastest of `repeats` timed calls of `function()` after `warmup` untimed ones, in seconds."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+# %%
 rng = np.random.default_rng(0)
 V_demo, D_demo, N_demo = 4_000, 64, 512
 W_demo = rng.standard_normal((V_demo, D_demo), dtype=np.float32)
@@ -60,17 +79,9 @@ ids_demo = rng.integers(0, V_demo, size=N_demo)
 one_hot = np.zeros((N_demo, V_demo), dtype=np.float32)
 one_hot[np.arange(N_demo), ids_demo] = 1.0
 
-def best_of(f, repeats=5):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
 assert np.array_equal(one_hot @ W_demo, W_demo[ids_demo])
-t_product = best_of(lambda: one_hot @ W_demo)
-t_lookup = best_of(lambda: np.take(W_demo, ids_demo, axis=0))
+t_product = best_seconds(lambda: one_hot @ W_demo)
+t_lookup = best_seconds(lambda: np.take(W_demo, ids_demo, axis=0))
 print(f"one-hot product: {t_product * 1e3:.3f} ms, lookup: {t_lookup * 1e3:.3f} ms, "
       f"lookup is {t_product / t_lookup:.0f}x faster on a {V_demo} x {D_demo} table")
 

@@ -26,13 +26,12 @@
 import math
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 from tinytorch_lite.core.embeddings import Embedding, _check_size  # part 1
 from tinytorch_lite.core.tensor import Tensor
+from tinytorch_lite.core.timing import best_seconds
 
 # %% [markdown]
 # ## 1. Why order matters
@@ -229,20 +228,11 @@ def sinusoidal_float32_math(max_seq_length, embedding_dim, base=10000.0):
     return table
 
 
-def best_time(fn, repeats=5):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 exact = sinusoidal_table(4096, 512, dtype=np.float64)
 float32_error = np.abs(sinusoidal_float32_math(4096, 512) - exact).max()
 float64_error = np.abs(sinusoidal_table(4096, 512) - exact).max()
-time_float32 = best_time(lambda: sinusoidal_float32_math(4096, 512))
-time_float64 = best_time(lambda: sinusoidal_table(4096, 512))
+time_float32 = best_seconds(lambda: sinusoidal_float32_math(4096, 512))
+time_float64 = best_seconds(lambda: sinusoidal_table(4096, 512))
 print(f"4096 x 512 table: float32 angles {time_float32 * 1e3:.1f} ms, max error {float32_error:.1e}; "
       f"float64 angles then cast {time_float64 * 1e3:.1f} ms, max error {float64_error:.1e}")
 print(f"float64 angles cost {time_float64 / time_float32:.1f}x the time and are "

@@ -43,12 +43,12 @@ import matplotlib.pyplot as plt
 
 # %%
 #| export
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from tinytorch_lite.core.embeddings import Embedding, embedding_backward
+from tinytorch_lite.core.timing import best_seconds
 from tinytorch_lite.core.embeddings import _validate_token_ids as _check_token_ids  # same errors as part 1
 from tinytorch_lite.core.tensor import Tensor
 
@@ -389,18 +389,6 @@ plt.show()
 
 # %%
 #| export
-def _best_seconds(function, repeats=5, warmup=2):
-    """Fastest of `repeats` timed calls after `warmup` untimed ones: the run least disturbed by other processes."""
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def measure_memory_bandwidth(num_bytes=256 * 2**20, repeats=5):
     """This machine's copy bandwidth in GB/s (bytes read plus written, 10**9 bytes/s): a gather's ceiling.
 
@@ -408,7 +396,7 @@ def measure_memory_bandwidth(num_bytes=256 * 2**20, repeats=5):
     """
     source = np.ones(num_bytes // 4, dtype=np.float32)
     target = np.empty_like(source)
-    seconds = _best_seconds(lambda: np.copyto(target, source), repeats)
+    seconds = best_seconds(lambda: np.copyto(target, source), repeats)
     return 2 * source.nbytes / seconds / 1e9
 
 
@@ -557,9 +545,9 @@ def profile_lookup(vocab_sizes=(4096, 65536, 524288), num_ids=(1024, 8192), embe
             out = np.empty((n, embedding_dim), np.float32)
             for distribution in distributions:
                 ids = sample_token_ids(distribution, n, vocab_size, rng)
-                forward_s = _best_seconds(lambda: np.take(embedding.weight.data, ids, axis=0, out=out, mode="clip"), repeats)
-                layer_s = _best_seconds(lambda: embedding(ids), repeats)
-                backward_s = _best_seconds(lambda: embedding_backward(ids, grad_output, vocab_size), repeats)
+                forward_s = best_seconds(lambda: np.take(embedding.weight.data, ids, axis=0, out=out, mode="clip"), repeats)
+                layer_s = best_seconds(lambda: embedding(ids), repeats)
+                backward_s = best_seconds(lambda: embedding_backward(ids, grad_output, vocab_size), repeats)
                 backward_bytes = vocab_size * embedding_dim * itemsize + lookup_bytes(n, embedding_dim, itemsize, "backward")
                 forward_gbps, forward_fraction = achieved_bandwidth(
                     lookup_bytes(n, embedding_dim, itemsize), forward_s, copy_gbps)
@@ -678,7 +666,7 @@ print(f"- From {small_v:,} to {large_v:,} rows ({large_v // small_v}x), the forw
 gpt2_ids = sample_token_ids("uniform", 8192, 50257, rng=2)
 gpt2_table = Embedding.from_pretrained(np.full((50257, 768), 0.5, np.float32))  # values do not matter for timing
 gpt2_out = np.empty((8192, 768), np.float32)
-cpu_seconds = _best_seconds(lambda: np.take(gpt2_table.weight.data, gpt2_ids, axis=0, out=gpt2_out, mode="clip"))
+cpu_seconds = best_seconds(lambda: np.take(gpt2_table.weight.data, gpt2_ids, axis=0, out=gpt2_out, mode="clip"))
 _, cpu_fraction = achieved_bandwidth(lookup_bytes(8192, 768), cpu_seconds, copy_gbps)
 h200 = H200_EMBEDDING[0]
 print(f"this machine: {1e3 * cpu_seconds:.2f} ms ({cpu_fraction:.0%} of {copy_gbps:.0f} GB/s); "
@@ -840,13 +828,13 @@ rng = np.random.default_rng(4)
 table = Embedding(20000, 768, rng=rng)
 lookup_ids = sample_token_ids("uniform", 4096, 20000, rng)
 reference = table.weight.data[lookup_ids]
-float32_seconds = _best_seconds(lambda: table(lookup_ids))
+float32_seconds = best_seconds(lambda: table(lookup_ids))
 formats = [("float32", table.weight.data.nbytes, 0.0, float32_seconds)]
 for bits in (16, 8):
     q = QuantizedEmbedding.from_embedding(table, bits=bits)
     relative_error = np.linalg.norm(q(lookup_ids).data - reference, axis=1) / np.linalg.norm(reference, axis=1)
     formats.append((f"{'float16' if bits == 16 else 'int8'}", q.nbytes, float(relative_error.max()),
-                 _best_seconds(lambda: q(lookup_ids))))
+                 best_seconds(lambda: q(lookup_ids))))
 print(f"{'format':8s} {'memory':>10s} {'smaller':>8s} {'max row error':>14s} {'lookup time':>12s}")
 for name, nbytes, row_error, seconds in formats:
     print(f"{name:8s} {format_bytes(nbytes):>10s} {formats[0][1] / nbytes:7.2f}x {row_error:14.2e} {seconds / float32_seconds:11.2f}x")
@@ -951,7 +939,7 @@ def sparse_step():
     sparse_sgd_update(weight, *sparse_embedding_backward(ids, grad), 0.01)
 
 
-dense_seconds, sparse_seconds = _best_seconds(dense_step, 3, 1), _best_seconds(sparse_step, 3, 1)
+dense_seconds, sparse_seconds = best_seconds(dense_step, 3, 1), best_seconds(sparse_step, 3, 1)
 unique_rows = len(np.unique(ids))
 print(f"{n} ids touch {unique_rows} of {vocab_size:,} rows ({unique_rows / vocab_size:.2%}): "
       f"dense step {1e3 * dense_seconds:.1f} ms, sparse step {1e3 * sparse_seconds:.2f} ms, "
@@ -1002,15 +990,15 @@ with tempfile.TemporaryDirectory() as directory:
     in_memory = np.array(on_disk.weight)
     ids = sample_token_ids("uniform", 4096, 200_000, rng=8)
     assert np.array_equal(on_disk(ids).data, in_memory[ids])
-    memmap_seconds = _best_seconds(lambda: on_disk(ids))
-    memory_seconds = _best_seconds(lambda: np.take(in_memory, ids, axis=0))
+    memmap_seconds = best_seconds(lambda: on_disk(ids))
+    memory_seconds = best_seconds(lambda: np.take(in_memory, ids, axis=0))
     del on_disk
     cold_times = []
     for _ in range(3):  # drop this file's pages from the page cache, map it again, look up once
         with open(path, "rb") as f:
             os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
         cold_table = MemmapEmbedding(path)
-        cold_times.append(_best_seconds(lambda: cold_table(ids), repeats=1, warmup=0))
+        cold_times.append(best_seconds(lambda: cold_table(ids), repeats=1, warmup=0))
         del cold_table
     cold_seconds = min(cold_times)
 print(f"{format_bytes(200_000 * 64 * 4)} table, {len(ids)} uniform ids: in memory {1e6 * memory_seconds:.0f} us; "

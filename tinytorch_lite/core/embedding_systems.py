@@ -35,12 +35,12 @@ __all__ = [
 ]
 
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from tinytorch_lite.core.embeddings import Embedding, embedding_backward
+from tinytorch_lite.core.timing import best_seconds
 from tinytorch_lite.core.embeddings import _validate_token_ids as _check_token_ids  # same errors as part 1
 from tinytorch_lite.core.tensor import Tensor
 
@@ -222,18 +222,6 @@ def plot_training_memory(models=MODEL_EMBEDDINGS, dtype="float32", optimizer="ad
     return ax
 
 
-def _best_seconds(function, repeats=5, warmup=2):
-    """Fastest of `repeats` timed calls after `warmup` untimed ones: the run least disturbed by other processes."""
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def measure_memory_bandwidth(num_bytes=256 * 2**20, repeats=5):
     """This machine's copy bandwidth in GB/s (bytes read plus written, 10**9 bytes/s): a gather's ceiling.
 
@@ -241,7 +229,7 @@ def measure_memory_bandwidth(num_bytes=256 * 2**20, repeats=5):
     """
     source = np.ones(num_bytes // 4, dtype=np.float32)
     target = np.empty_like(source)
-    seconds = _best_seconds(lambda: np.copyto(target, source), repeats)
+    seconds = best_seconds(lambda: np.copyto(target, source), repeats)
     return 2 * source.nbytes / seconds / 1e9
 
 
@@ -328,9 +316,9 @@ def profile_lookup(vocab_sizes=(4096, 65536, 524288), num_ids=(1024, 8192), embe
             out = np.empty((n, embedding_dim), np.float32)
             for distribution in distributions:
                 ids = sample_token_ids(distribution, n, vocab_size, rng)
-                forward_s = _best_seconds(lambda: np.take(embedding.weight.data, ids, axis=0, out=out, mode="clip"), repeats)
-                layer_s = _best_seconds(lambda: embedding(ids), repeats)
-                backward_s = _best_seconds(lambda: embedding_backward(ids, grad_output, vocab_size), repeats)
+                forward_s = best_seconds(lambda: np.take(embedding.weight.data, ids, axis=0, out=out, mode="clip"), repeats)
+                layer_s = best_seconds(lambda: embedding(ids), repeats)
+                backward_s = best_seconds(lambda: embedding_backward(ids, grad_output, vocab_size), repeats)
                 backward_bytes = vocab_size * embedding_dim * itemsize + lookup_bytes(n, embedding_dim, itemsize, "backward")
                 forward_gbps, forward_fraction = achieved_bandwidth(
                     lookup_bytes(n, embedding_dim, itemsize), forward_s, copy_gbps)
