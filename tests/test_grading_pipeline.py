@@ -137,7 +137,7 @@ def test_gradescope_autograder_grades_one_submission_in_a_fake_autograder_tree(b
 
 
 def test_grading_refuses_without_a_sandbox_unless_told(built_course, monkeypatch, tmp_path):
-    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    monkeypatch.setattr(sandbox, "bwrap_executable", lambda: None)
     with pytest.raises(sandbox.SandboxUnavailable, match="--unsafe-no-sandbox"):
         runner.grade(built_course, [Submission("nobody", ASSIGNMENT, {})], progress=False)
 

