@@ -10,6 +10,13 @@ course: $(SETUP)
 test: $(SETUP)
 	$(PYTHON) -m pytest
 
+.PHONY: test-fast system-deps
+test-fast: $(SETUP)
+	$(PYTHON) -m pytest -m "not grading and not browser and not catalogue"
+
+system-deps:
+	python3 -m coursekit.system_deps $(if $(BUBBLEWRAP),--bubblewrap)
+
 check: $(SETUP)
 	$(PYTHON) -m coursekit check
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+from . import system_deps
 from .grading import commands as grading_commands
 from .sources import ROOT, CourseError, solution_notebooks
 
@@ -64,6 +65,9 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_argument("--all", action="store_true", help="rebuild every page, not just changed ones")
         sub.set_defaults(run=run)
     grading_commands.add_commands(commands)
+    sub = commands.add_parser("system-deps", help="install Chromium and PostgreSQL for their tests (make system-deps)")
+    system_deps.add_arguments(sub)
+    sub.set_defaults(run=lambda args: sys.exit(system_deps.run(args)))
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(message)s")
     logging.getLogger("traitlets").setLevel(logging.WARNING)  # nbgrader logs every file at INFO

@@ -1,4 +1,6 @@
-"""Shared fixtures: a course built once per test session in a temporary nbgrader course directory."""
+"""Shared fixtures (a course built once per test session in a temporary nbgrader course directory) and
+the lines that end every run: which checks did not run for want of an optional part, and the command
+that adds them."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +9,7 @@ import pytest
 
 from coursekit import release
 from coursekit.sources import ROOT, solution_notebooks
+from helpers import not_run_summary
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +23,16 @@ def built_course(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter):
+    """After pytest's own summary (the outermost wrapper finishes last), just above the final counts."""
+    yield
+    reasons = [report.longrepr[2] for report in terminalreporter.stats.get("skipped", [])
+               if isinstance(report.longrepr, tuple)]
+    lines = not_run_summary(reasons)
+    if lines:
+        terminalreporter.write_sep("=", "checks that did not run")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -1,17 +1,65 @@
-"""Helpers shared by the package tests."""
+"""Helpers shared by the tests: checks that need an optional part, and the freed-without-gc check."""
 from __future__ import annotations
 
 import gc
 import importlib.util
+import os
+import re
 import weakref
 
 import numpy as np
 import pytest
 
+from coursekit import system_deps
 from tinytorch_lite.core.tensor import Tensor
 
+SYSTEM_DEPS_COMMAND = "make system-deps"
+# "<checks> NOT RUN: <problem> (`<command>` adds them)": the reason of every skip for a missing part,
+# which the summary at the end of `make test` collects (tests/conftest.py).
+NOT_RUN = re.compile(r"^(?:Skipped: )?(?P<checks>.+?) NOT RUN: (?P<problem>.+) \(`(?P<command>[^`]+)` adds them\)$")
+
+
+def not_run_reason(checks: str, problem: str, command: str) -> str:
+    return f"{checks} NOT RUN: {problem} (`{command}` adds them)"
+
+
+def on_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_system_part(package: str) -> None:
+    """Skip the calling test, saying what did not run and the command that adds it, when a system
+    package it needs is missing (coursekit.system_deps); under CI=true, fail instead."""
+    part = system_deps.BY_PACKAGE[package]
+    problem = part.problem()
+    if problem:
+        reason = not_run_reason(part.needed_for, problem, SYSTEM_DEPS_COMMAND)
+        if on_ci():
+            pytest.fail(reason + "; CI is set, so this is a failure", pytrace=False)
+        pytest.skip(reason)
+
+
+def not_run_summary(skip_reasons: list[str]) -> list[str]:
+    """The lines that end `make test` when checks did not run: what, how many tests, why, and the
+    one command that adds them. Skips of any other kind are left to pytest's own summary."""
+    by_command: dict[str, dict[tuple[str, str], int]] = {}
+    for reason in skip_reasons:
+        match = NOT_RUN.match(reason.strip())
+        if match:
+            checks = by_command.setdefault(match["command"], {})
+            key = (match["checks"], match["problem"])
+            checks[key] = checks.get(key, 0) + 1
+    lines = []
+    for command, checks in by_command.items():
+        for (what, problem), count in checks.items():
+            lines.append(f"{what} ({count} test{'s' if count > 1 else ''}): {problem}")
+        lines.append(f"    add them with: {command}")
+    return lines
+
+
 HAS_TORCH = importlib.util.find_spec("torch") is not None
-needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed (pip install torch==2.13.0)")
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason=not_run_reason(
+    "the comparisons with PyTorch", "torch is not installed", ".venv/bin/pip install -e '.[bench]'"))
 
 
 def assert_freed_without_cyclic_gc(make_output, run_backward):

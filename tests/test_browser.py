@@ -1,30 +1,28 @@
 """The built website in a real browser: Debian's Chromium driven by Playwright, the site served on
 127.0.0.1 by a stdlib HTTP server, every request to any other host blocked and recorded.
 
-Without Chromium these tests are skipped with a message, except when the environment variable CI is
-set: then they fail, so that CI cannot pass without running them.
+Without Chromium (`make system-deps` installs it) these tests are skipped, and the end of the run says
+so; under CI=true they fail instead, so that CI cannot pass without running them.
 """
 from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
-import shutil
 import threading
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
 
 from coursekit.sources import ROOT
+from coursekit.system_deps import CHROMIUM
+from helpers import require_system_part
 from website_fixtures import site, toc_pages  # noqa: F401  site is a fixture
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--disable-dev-shm-usage"]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -32,21 +30,6 @@ ARTIFACTS = ROOT / "test-artifacts"
 # but the error is the theme's known one and is tolerated should a theme update bring it back.
 KNOWN_CONSOLE_ERRORS = [re.compile(r"THEBE_JS_URL.*already been declared")]
 SCREENSHOTS = {"book/intro.html": "intro.png", "book/12_positional_encoding.html": "chapter_positional_encoding.png"}
-
-
-def _require_chromium():
-    reason = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        reason = "the Python package playwright is not installed (pip install -e '.[dev]')"
-    if reason is None and not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (Debian: apt-get install chromium)"
-    if reason:
-        message = f"BROWSER TESTS NOT RUN: {reason}; the website was not checked in a browser"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI is set, so this is a failure)")
-        pytest.skip(message)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -79,7 +62,7 @@ class Visit:
 
 @pytest.fixture(scope="session")
 def browser_context():
-    _require_chromium()
+    require_system_part("chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -225,16 +208,3 @@ def test_screenshots_are_kept(visits):
     for filename in SCREENSHOTS.values():
         shot = ARTIFACTS / filename
         assert shot.exists() and shot.stat().st_size > 10_000, f"{shot} was not written"
-
-
-def test_skips_loudly_without_chromium(monkeypatch):
-    """Check the rule for a missing browser: a skip with a reason on a user's machine, a failure in CI."""
-    import test_browser
-
-    monkeypatch.setattr(test_browser, "CHROMIUM", Path("/nonexistent/chromium"))
-    monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="BROWSER TESTS NOT RUN"):
-        test_browser._require_chromium()
-    monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="CI is set"):
-        test_browser._require_chromium()
