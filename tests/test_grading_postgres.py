@@ -1,6 +1,8 @@
 """A PostgreSQL gradebook, for several graders at once: two `grade` commands run at the same time
-into one database, and every grade lands. Needs a server: .ci/run starts Debian's PostgreSQL on
-127.0.0.1 and sets COURSEKIT_TEST_POSTGRES_URL; elsewhere the test is skipped, saying how to run it."""
+into one database, and every grade lands. The server is a throwaway cluster the test starts from the
+PostgreSQL programs `make system-deps` installs (tests/postgres_cluster.py), or the one at
+$COURSEKIT_TEST_POSTGRES_URL when that is set. Without either the test is skipped, and the end of the
+run says so; under CI=true it fails instead."""
 from __future__ import annotations
 
 import os
@@ -9,33 +11,38 @@ import sys
 import uuid
 
 import nbformat
+import psycopg  # SQLAlchemy's default driver for postgresql:// URLs
 import pytest
 
-from coursekit import gradebook
+from coursekit import gradebook, system_deps
 from coursekit.sources import ROOT
+from helpers import require_system_part
+from postgres_cluster import throwaway_cluster
 
-URL_VARIABLE = "COURSEKIT_TEST_POSTGRES_URL"
+URL_VARIABLE = "COURSEKIT_TEST_POSTGRES_URL"  # postgresql://user:password@host:port/postgres, a role that may create databases
 ASSIGNMENT, NOTEBOOK = "11_tokenization", "tokenization"
 
 
+@pytest.fixture(scope="module")
+def postgres_server():
+    """The URL of a PostgreSQL server's `postgres` database: $COURSEKIT_TEST_POSTGRES_URL, else a
+    throwaway cluster running for this module."""
+    if os.environ.get(URL_VARIABLE):
+        yield os.environ[URL_VARIABLE]
+        return
+    require_system_part("postgresql")
+    with throwaway_cluster(system_deps.postgres_bindir()) as url:
+        yield url
+
+
 @pytest.fixture
-def postgres_url():
-    """A fresh database on the server at $COURSEKIT_TEST_POSTGRES_URL, dropped afterwards."""
-    url = os.environ.get(URL_VARIABLE)
-    if not url:
-        message = (f"{URL_VARIABLE} is not set: no PostgreSQL to test the gradebook against. Set it to "
-                   "postgresql://user:password@127.0.0.1:5432/postgres for a role that may create databases")
-        pytest.fail(message + " (.ci/run sets it)") if os.environ.get("CI") else pytest.skip(message)
-    try:
-        import psycopg  # SQLAlchemy's default driver for postgresql:// URLs
-    except ImportError:
-        message = "the PostgreSQL driver is not installed: pip install 'psycopg[binary]'"
-        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+def postgres_url(postgres_server):
+    """A fresh database on the server, dropped afterwards."""
     name = f"coursekit_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as admin:
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
         try:
-            yield url.rsplit("/", 1)[0] + "/" + name
+            yield postgres_server.rsplit("/", 1)[0] + "/" + name
         finally:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
