@@ -45,7 +45,7 @@ def _wrong_notebook(entry: dict, folder: Path) -> Path:
     return target
 
 
-@pytest.mark.grading
+@pytest.mark.catalogue
 def test_every_wrong_implementation_loses_points(built_course, tmp_path):
     """Each entry is one 'student' who submits only the notebook the mistake is in; that notebook
     must score below its own full marks (the other notebooks, missing, are not counted)."""
