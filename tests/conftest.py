@@ -27,7 +27,8 @@ def repo_root() -> Path:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_terminal_summary(terminalreporter):
-    """After pytest's own summary (the outermost wrapper finishes last), just above the final counts."""
+    """Written last: the outermost wrapper (tryfirst) finishes after pytest's short summary, so these
+    lines come just above the final counts."""
     yield
     reasons = [report.longrepr[2] for report in terminalreporter.stats.get("skipped", [])
                if isinstance(report.longrepr, tuple)]
