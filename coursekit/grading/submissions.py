@@ -95,8 +95,10 @@ def read_notebook(path: Path) -> tuple[dict | None, str | None]:
         nb = json.loads(data)
     except RecursionError:
         return None, f"{path.name} is not a valid notebook file (its JSON is nested too deeply); it scores 0"
-    except (ValueError, MemoryError) as error:  # bad JSON, bad UTF-8, a number with thousands of digits
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         return None, f"{path.name} is not a valid notebook file (not JSON: {str(error)[:200]}); it scores 0"
+    except (ValueError, MemoryError) as error:  # e.g. a number with thousands of digits
+        return None, f"{path.name} is not a valid notebook file (JSON Python cannot read: {str(error)[:200]}); it scores 0"
     if not isinstance(nb, dict):
         return None, f"{path.name} is JSON but not a Jupyter notebook (not an object with cells); it scores 0"
     if "nbformat" in nb and nb["nbformat"] != 4:
