@@ -366,8 +366,9 @@ def test_hostile_submissions_are_contained_and_explained(built_course, tmp_path)
     assert not any(row["message"].startswith(reports.FORMULA_STARTS) for row in rows)
     # fork + memory bombs are capped for the whole sandbox, not only per process
     held = _printed(built_course, "hostile_fork_memory").split("HELD ", 1)[1].split()
-    if sandbox.caps_available().startswith("cgroup"):
-        assert int(held[0]) <= 4 and held[2] == "0", f"8 children of 256 MiB each under a 1.25 GiB cap: {held}"
+    if sandbox.caps_available().startswith("cgroup"):  # else the documented per-process fallback applies
+        assert held[2] == "0", f"each child alone fits its own limit: {held}"
+        assert int(held[0]) * (256 << 20) <= LIMITS.sandbox_memory_bytes, f"8 children of 256 MiB, 1.25 GiB cap: {held}"
 
     printed = _printed(built_course, "hostile_attacker")
     assert "ATTEMPTS" in printed and "SUCCEEDED" not in printed, printed[:2000]
