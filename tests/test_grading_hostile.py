@@ -403,11 +403,14 @@ def test_regrading_reuses_finished_work_until_the_submission_or_a_hidden_test_ch
     assert "### END HIDDEN TESTS" in fixed.source
     fixed.source = fixed.source.replace("### END HIDDEN TESTS",
                                         "assert False, 'the fixed hidden test'\n### END HIDDEN TESTS")
+    _cell(source, "test_from_corpus_min_freq").metadata["nbgrader"]["points"] = 3  # was 1
     nbformat.write(source, source_path)
     third = runner.grade(course, collect(folder, [ASSIGNMENT]), jobs=1, limits=LIMITS, progress=False)
     assert not third[0].reused, "a changed hidden test must regrade without --force"
     assert "the fixed hidden test" in third[0].tests[f"{NOTEBOOK}/test_from_corpus_order"]["message"]
-    assert third[0].score == FULL - 2
+    assert (third[0].score, third[0].max_score) == (FULL + 2 - 2, FULL + 2)
+    in_gradebook = gradebook.scores(course, ASSIGNMENT, "again_correct")
+    assert (in_gradebook["score"], in_gradebook["max_score"]) == (FULL, FULL + 2), in_gradebook
 
     changed = folder / "again_correct" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
     digest = hashlib.sha256(changed.read_bytes()).hexdigest()

@@ -130,8 +130,9 @@ def _generate(course_dir: Path, assignment: str, url: str) -> None:
 
 
 def build_template(course_dir: Path, assignment: str, target: Path, real_url: str) -> None:
-    """A SQLite gradebook at target with only this assignment; also make sure the real gradebook knows
-    the assignment (a new PostgreSQL gradebook starts empty). Templates are kept in the course directory
+    """A SQLite gradebook at target with only this assignment; also make sure the real gradebook holds
+    the assignment's current tests and points (a new PostgreSQL gradebook starts empty; a release may
+    have added a test or changed its points). Templates are kept in the course directory
     (as grading-template-<assignment>-<hash of its source>.db) since nbgrader takes seconds to make one."""
     digest = hashlib.sha256(nbgrader.__version__.encode())
     for path in sorted((Path(course_dir) / "source" / assignment).glob("*.ipynb")):
@@ -144,8 +145,9 @@ def build_template(course_dir: Path, assignment: str, target: Path, real_url: st
         _generate(course_dir, assignment, f"sqlite:///{partial.resolve()}")
         partial.replace(cached)
     shutil.copyfile(cached, target)
+    expected = {(t.notebook, t.grade_id): t.points for t in read_manifest(course_dir, assignment).tests}
     with _first_grader_only(real_url):
-        if not _has_assignment(real_url, assignment):
+        if _graded_cells(real_url, assignment) != expected:  # new, or its tests or points changed since
             _generate(course_dir, assignment, real_url)
 
 
@@ -167,10 +169,11 @@ def _first_grader_only(url: str):
         engine.dispose()
 
 
-def _has_assignment(url: str, assignment: str) -> bool:
+def _graded_cells(url: str, assignment: str) -> dict[tuple[str, str], float] | None:
+    """(notebook, grade_id) -> points of the assignment's tests as the gradebook holds them; None if absent."""
     with Gradebook(url) as gb:
         try:
-            gb.find_assignment(assignment)
-            return True
+            notebooks = gb.find_assignment(assignment).notebooks
         except MissingEntry:
-            return False
+            return None
+        return {(nb.name, cell.name): float(cell.max_score) for nb in notebooks for cell in nb.grade_cells}
