@@ -111,7 +111,7 @@ def record_history(notebooks: list[SolutionNotebook], course_dir: Path) -> None:
         path.write_text(text)
 
 
-def _answered(released: Path, source: Path) -> nbformat.NotebookNode:
+def answered_notebook(released: Path, source: Path) -> nbformat.NotebookNode:
     """The released notebook with every answer cell filled in from the source: a student who wrote
     the reference solution."""
     nb = nbformat.read(released, as_version=4)
@@ -159,9 +159,10 @@ def verify(course_dir: Path, names: list[str]) -> None:
             for released in sorted((course / "release" / name).glob("*.ipynb")):
                 files[released.stem] = course / "solved" / name / released.name
                 files[released.stem].parent.mkdir(parents=True, exist_ok=True)
-                nbformat.write(_answered(released, course / "source" / name / released.name), files[released.stem])
-            submissions += [Submission("solution", name, files),
-                            Submission("untouched", name, {p.stem: p for p in (course / "release" / name).glob("*.ipynb")})]
+                nbformat.write(answered_notebook(released, course / "source" / name / released.name),
+                               files[released.stem])
+            untouched = {p.stem: p for p in (course / "release" / name).glob("*.ipynb")}
+            submissions += [Submission("solution", name, files), Submission("untouched", name, untouched)]
         for outcome in runner.grade(course, submissions, jobs=2, unsafe=unsafe, force=True, progress=False):
             for test_key, test in outcome.tests.items():
                 notebook, grade_id = test_key.split("/", 1)

@@ -21,7 +21,7 @@ import threading
 import nbformat
 import pytest
 
-from coursekit import gradebook
+from coursekit import gradebook, release
 from coursekit.grading import reports, runner, sandbox
 from coursekit.grading.sandbox import Limits
 from coursekit.grading.submissions import collect
@@ -42,13 +42,8 @@ def _cell(nb, grade_id):
 
 def _correct(built_course):
     """The released notebook with the answer cell filled in from the instructor's source."""
-    released = nbformat.read(built_course / "student" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    source = nbformat.read(built_course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    for cell in released.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            cell.source = _cell(source, meta["grade_id"]).source
-    return released
+    return release.answered_notebook(built_course / "student" / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
+                                     built_course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
 
 
 def _wrong(built_course):
@@ -232,8 +227,8 @@ def _submissions(built_course, folder, port, secret):
         "hostile_correct": correct,
         "hostile_wrong": _wrong(built_course),
         "hostile_infinite_loop": loop,
-        "hostile_memory_bomb": _with_answer_code(
-            correct, "def bomb():\n    hoard = []\n    while True:\n        hoard.append(bytearray(100_000_000))\nbomb()"),
+        "hostile_memory_bomb": _with_answer_code(correct, "def bomb():\n    hoard = []\n    while True:\n"
+                                                          "        hoard.append(bytearray(100_000_000))\nbomb()"),
         "hostile_fork_bomb": _with_answer_code(correct, "import os\nwhile True:\n    os.fork()"),
         "hostile_fork_memory": _with_answer_code(correct, FORK_MEMORY),
         "hostile_os_exit": _with_answer_code(correct, "import os\nos._exit(3)"),

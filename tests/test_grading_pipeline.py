@@ -26,14 +26,9 @@ SOLUTION = next(nb for nb in solution_notebooks() if nb.assignment == ASSIGNMENT
 
 
 def _correct(built_course):
-    released = nbformat.read(built_course / "student" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    source = nbformat.read(built_course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in source.cells}
-    for cell in released.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            cell.source = by_id[meta["grade_id"]].source
-    return released
+    """The released notebook with the answer cell filled in from the instructor's source."""
+    return release.answered_notebook(built_course / "student" / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
+                                     built_course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
 
 
 def _wrong(built_course):

@@ -40,7 +40,8 @@ def manifest(tmp_path) -> Manifest:
         (None, GIVEN), ("answer", "def f():\n    return 1  # the reference", True), ("test_a", TEST_A),
         ("test_b", TEST_B + "\n### BEGIN HIDDEN TESTS\nassert f() != 3\n### END HIDDEN TESTS")))
     cells = NotebookCells(answer_ids={"answer"}, locked_ids={"test_a", "test_b"},
-                          released={"test_a": {cell_hash(OLD_TEST_A), cell_hash(TEST_A)}, "test_b": {cell_hash(TEST_B)}},
+                          released={"test_a": {cell_hash(OLD_TEST_A), cell_hash(TEST_A)},
+                                    "test_b": {cell_hash(TEST_B)}},
                           given={cell_hash(GIVEN)}, stubs={"answer": "def f():\n    raise NotImplementedError()"})
     return Manifest("hw", ["nb"], [GradedTest("nb", "test_a", 1, False), GradedTest("nb", "test_b", 1, True)],
                     {"nb": cells}, tmp_path / "source")
@@ -111,7 +112,8 @@ MALFORMED = {
         42, {"cell_type": "code", "metadata": {"nbgrader": {"grade_id": "answer", "solution": True}},
              "source": "x = 1", "outputs": []}]}), "cell 1 is not a notebook cell (a int)"),
     "deeply nested JSON": ('{"cells": ' + "[" * 200_000 + "]" * 200_000 + "}", "nested too deeply"),
-    "a 5000-digit integer": ('{"nbformat": 4, "cells": [], "x": 1' + "0" * 5000 + "}", "JSON Python cannot read: Exceeds the limit"),
+    "a 5000-digit integer": ('{"nbformat": 4, "cells": [], "x": 1' + "0" * 5000 + "}",
+                             "JSON Python cannot read: Exceeds the limit"),
     "cells not a list": (json.dumps({"nbformat": 4, "cells": {"0": {}}}), "no list of cells"),
     "missing metadata": (json.dumps({"nbformat": 4, "cells": [{"cell_type": "code", "source": "x = 1"}]}),
                          "none of its cells is one of the assignment's"),

@@ -1,5 +1,6 @@
 """What an assignment expects: its notebooks, graded tests (points, hidden or not), answer and locked
-cells (with every version of them ever released), and a gradebook template holding only that assignment, which each worker grades against."""
+cells (with every version of them ever released), and a gradebook template holding only that
+assignment, which each worker grades against."""
 from __future__ import annotations
 
 import hashlib
@@ -115,7 +116,8 @@ def read_manifest(course_dir: Path, assignment: str) -> Manifest:
         current = released_hashes(released)
         spec.given = set(current["given"]) | set(past.get("given", []))
         for grade_id in spec.locked_ids:
-            spec.released[grade_id] = set(current["locked"].get(grade_id, [])) | set(past.get("locked", {}).get(grade_id, []))
+            spec.released[grade_id] = (set(current["locked"].get(grade_id, []))
+                                       | set(past.get("locked", {}).get(grade_id, [])))
     return Manifest(assignment, [p.stem for p in paths], tests, cells, source)
 
 

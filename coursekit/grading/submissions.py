@@ -98,7 +98,8 @@ def read_notebook(path: Path) -> tuple[dict | None, str | None]:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         return None, f"{path.name} is not a valid notebook file (not JSON: {str(error)[:200]}); it scores 0"
     except (ValueError, MemoryError) as error:  # e.g. a number with thousands of digits
-        return None, f"{path.name} is not a valid notebook file (JSON Python cannot read: {str(error)[:200]}); it scores 0"
+        return None, (f"{path.name} is not a valid notebook file (JSON Python cannot read: {str(error)[:200]}); "
+                      "it scores 0")
     if not isinstance(nb, dict):
         return None, f"{path.name} is JSON but not a Jupyter notebook (not an object with cells); it scores 0"
     if "nbformat" in nb and nb["nbformat"] != 4:
