@@ -52,12 +52,14 @@ def make_submissions(course: Path, folder: Path, assignment: str, count: int) ->
             nbformat.write(nb, path)
 
 
-def timed_grade(course: Path, folder: Path, assignment: str, jobs: int) -> tuple[float, float, dict]:
-    """Wall seconds, the machine's 1-minute load average before, and the grades."""
+def timed_grade(course: Path, folder: Path, assignment: str, jobs: int) -> tuple[float, float, dict, bool]:
+    """Wall seconds, the machine's 1-minute load average before, the grades, and whether every correct
+    submission got full marks and every untouched one 0 (else the timing measured something else)."""
     load, start = os.getloadavg()[0], time.perf_counter()
     outcomes = runner.grade(course, collect(folder, [assignment]), jobs=jobs, force=True, progress=False)
     elapsed = time.perf_counter() - start
-    return elapsed, load, {o.student_id: {k: t["score"] for k, t in o.tests.items()} for o in outcomes}
+    expected = all(o.score == (o.max_score if int(o.student_id[-3:]) % 2 == 0 else 0) for o in outcomes)
+    return elapsed, load, {o.student_id: {k: t["score"] for k, t in o.tests.items()} for o in outcomes}, expected
 
 
 def main() -> None:
@@ -67,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     notebooks = solution_notebooks()
     assignments = args.assignment or sorted({nb.assignment for nb in notebooks})
-    n, rows, agree = args.submissions, [], True
+    n, rows, agree, graded_right = args.submissions, [], True, True
     with tempfile.TemporaryDirectory(prefix="grading-bench-") as scratch:
         course = Path(scratch) / "course"
         release.release([nb for nb in notebooks if nb.assignment in assignments], course_dir=course,
@@ -79,6 +81,7 @@ def main() -> None:
             serial = timed_grade(course, folder / assignment, assignment, 1)
             parallel = timed_grade(course, folder / assignment, assignment, 2)
             agree &= serial[2] == parallel[2]
+            graded_right &= serial[3] and parallel[3]
             rows.append((assignment, serial[0] / n, serial[1], parallel[0] / n, parallel[1], serial[0] / parallel[0]))
     print(f"grading throughput, {n} submissions per assignment (correct and untouched in turn), sandboxed, "
           f"{os.cpu_count()} CPUs")
@@ -89,7 +92,8 @@ def main() -> None:
     print("(load: the machine's 1-minute load average before the run; other work on a shared machine slows "
           f"JOBS=2 first; the course asks JOBS=2 for {TARGET_SPEEDUP}x)")
     print("grades of the serial and the parallel runs are " + ("identical" if agree else "DIFFERENT"))
-    if not agree:
+    print("every correct submission got full marks and every untouched one 0: " + ("yes" if graded_right else "NO"))
+    if not (agree and graded_right):
         sys.exit(1)
 
 
