@@ -24,8 +24,9 @@ def cmd_export(args) -> None:
 def cmd_release(args) -> None:
     from . import release  # imports nbgrader, which takes seconds
 
-    paths = release.release(solution_notebooks())
-    print(f"released {len(paths)} student notebooks into notebooks/")
+    paths = release.release(solution_notebooks(), verify_grading=True)
+    print(f"released {len(paths)} student notebooks into notebooks/ (graded first: every solution gets full "
+          "marks, every untouched notebook 0)")
 
 
 def cmd_check(args) -> None:

@@ -1,18 +1,36 @@
-"""Generate the student notebooks with nbgrader and write them to notebooks/ deterministically."""
+"""Generate the student notebooks with nbgrader and write them to notebooks/ deterministically.
+
+With verify=True (what `make release` and `make check` do) the release is first graded by the real
+grader: every solution notebook, hidden tests included, must get full marks without an error in any
+cell, and the untouched student notebook must score 0; otherwise nothing is written and the error
+names the notebook and cell. The result is remembered (release-verified.json in the course
+directory) until the sources or the grader change.
+
+Every released version of every cell is kept in the course directory's release_history.json
+(autograder/release_history.json, committed): the grader counts a locked cell as edited only if it
+differs from all of them, so students holding an earlier release are not told they edited it. It is
+committed, not kept as grading state, because it records what students were handed: a fresh clone
+(another instructor, a TA, CI) must know it too, and git keeps it next to the releases it describes.
+"""
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
 from nbgrader.utils import compute_checksum
 
 from . import gradebook
-from .sources import ROOT, SolutionNotebook, assignments
+from .grading.manifest import HISTORY_FILE, read_history, released_hashes
+from .sources import ROOT, CourseError, SolutionNotebook, assignments
 from .validate import validate
 
 NOTEBOOKS = ROOT / "notebooks"
+VERIFIED_FILE = "release-verified.json"
 
 
 def write_sources(notebooks: list[SolutionNotebook], course_dir: Path) -> None:
@@ -77,9 +95,94 @@ def normalise(nb: nbformat.NotebookNode, source: SolutionNotebook) -> nbformat.N
     return nb
 
 
+def record_history(notebooks: list[SolutionNotebook], course_dir: Path) -> None:
+    """Add this release's cells to the release history (append only, deterministic)."""
+    history = read_history(course_dir)
+    for nb in notebooks:
+        released = released_hashes(nbformat.read(Path(course_dir) / "release" / nb.assignment / f"{nb.name}.ipynb",
+                                                 as_version=4))
+        entry = history.setdefault(f"{nb.assignment}/{nb.name}", {"given": [], "locked": {}})
+        entry["given"] = sorted(set(entry["given"]) | set(released["given"]))
+        for grade_id, hashes in released["locked"].items():
+            entry["locked"][grade_id] = sorted(set(entry["locked"].get(grade_id, [])) | set(hashes))
+    text = json.dumps(history, indent=1, sort_keys=True) + "\n"
+    path = Path(course_dir) / HISTORY_FILE
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+def answered_notebook(released: Path, source: Path) -> nbformat.NotebookNode:
+    """The released notebook with every answer cell filled in from the source: a student who wrote
+    the reference solution."""
+    nb = nbformat.read(released, as_version=4)
+    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nbformat.read(source, 4).cells}
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = by_id[cell.metadata["nbgrader"]["grade_id"]]
+    return nb
+
+
+def _verification_key(course_dir: Path, names: list[str]) -> str:
+    digest = hashlib.sha256()
+    for folder in ("source", "release"):
+        for path in sorted((Path(course_dir) / folder).glob("*/*.ipynb")):
+            if path.parent.name in names:
+                digest.update(path.relative_to(course_dir).as_posix().encode() + path.read_bytes())
+    for code in sorted((Path(__file__).parent / "grading").glob("*.py")):
+        digest.update(code.read_bytes())
+    return digest.hexdigest()
+
+
+def verify(course_dir: Path, names: list[str]) -> None:
+    """Grade each assignment's solution and untouched release with the real grader (sandboxed where the
+    machine allows, else directly: it is the instructor's own code); raise CourseError naming every
+    notebook and cell that does not grade as it should."""
+    from .grading import runner, sandbox  # the grader imports nbgrader's whole app
+    from .grading.submissions import Submission
+
+    key, cache = _verification_key(course_dir, names), Path(course_dir) / VERIFIED_FILE
+    if cache.exists() and json.loads(cache.read_text()).get("key") == key:
+        return
+    try:
+        sandbox.check_available()
+        unsafe = False
+    except sandbox.SandboxUnavailable:
+        unsafe = True
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="coursekit-verify-") as scratch:
+        course, submissions = Path(scratch), []
+        for folder in ("source", "release"):
+            for name in names:
+                shutil.copytree(Path(course_dir) / folder / name, course / folder / name)
+        for name in names:
+            files = {}
+            for released in sorted((course / "release" / name).glob("*.ipynb")):
+                files[released.stem] = course / "solved" / name / released.name
+                files[released.stem].parent.mkdir(parents=True, exist_ok=True)
+                nbformat.write(answered_notebook(released, course / "source" / name / released.name),
+                               files[released.stem])
+            untouched = {p.stem: p for p in (course / "release" / name).glob("*.ipynb")}
+            submissions += [Submission("solution", name, files), Submission("untouched", name, untouched)]
+        for outcome in runner.grade(course, submissions, jobs=2, unsafe=unsafe, force=True, progress=False):
+            for test_key, test in outcome.tests.items():
+                notebook, grade_id = test_key.split("/", 1)
+                where = f"solutions/{outcome.assignment}/{notebook}.py, test cell `{grade_id}`"
+                if outcome.student_id == "solution" and test["score"] < test["max_score"]:
+                    problems.append(f"{where} fails on the solution: {test['message']}")
+                if outcome.student_id == "untouched" and test["score"] > 0:
+                    problems.append(f"{where} gives {test['score']:g} points to the untouched student notebook")
+            if outcome.student_id == "solution":
+                problems += [f"solutions/{outcome.assignment}: the solution {note}" for note in outcome.notes]
+    if problems:
+        raise CourseError("the release does not grade as it should (nothing was written to notebooks/):\n  "
+                          + "\n  ".join(problems))
+    cache.write_text(json.dumps({"key": key}) + "\n")
+
+
 def release(notebooks: list[SolutionNotebook], course_dir: Path = gradebook.COURSE_DIR,
-            out_dir: Path = NOTEBOOKS) -> list[Path]:
-    """Validate, run nbgrader generate_assignment, write normalised notebooks; drop stale ones."""
+            out_dir: Path = NOTEBOOKS, verify_grading: bool = False) -> list[Path]:
+    """Validate, run nbgrader generate_assignment, (verify the grading,) record the release history,
+    write normalised notebooks; drop stale ones."""
     validate(notebooks)
     write_sources(notebooks, course_dir)
     api = gradebook.api(course_dir)
@@ -87,6 +190,9 @@ def release(notebooks: list[SolutionNotebook], course_dir: Path = gradebook.COUR
     for assignment in assignments(notebooks):
         gradebook.check(api.generate_assignment(assignment, force=True, create=True),
                         f"generate_assignment {assignment}")
+    if verify_grading:
+        verify(course_dir, assignments(notebooks))
+    record_history(notebooks, course_dir)
     written = []
     for nb in notebooks:
         released = Path(course_dir) / "release" / nb.assignment / f"{nb.name}.ipynb"

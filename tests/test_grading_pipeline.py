@@ -1,10 +1,11 @@
 """The instructor's and the student's grading commands, end to end: `grade` (zip in, grades.csv,
-tests.csv and feedback out, parallel equal to serial), `validate`, the Gradescope autograder, and
-the refusal to run student code without a sandbox."""
+tests.csv and feedback out, parallel equal to serial), `validate`, the Gradescope autograder, the
+refusal to run student code without a sandbox, and the release's own grading check."""
 from __future__ import annotations
 
 import csv
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,24 +15,20 @@ import zipfile
 import nbformat
 import pytest
 
+from coursekit import release
 from coursekit.grading import gradescope, runner, sandbox
 from coursekit.grading.submissions import Submission
 from coursekit.leaks import secret_lines
-from coursekit.sources import ROOT, solution_notebooks
+from coursekit.sources import ROOT, CourseError, solution_notebooks
 
 ASSIGNMENT, NOTEBOOK = "11_tokenization", "tokenization"
 SOLUTION = next(nb for nb in solution_notebooks() if nb.assignment == ASSIGNMENT)
 
 
 def _correct(built_course):
-    released = nbformat.read(built_course / "student" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    source = nbformat.read(built_course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in source.cells}
-    for cell in released.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            cell.source = by_id[meta["grade_id"]].source
-    return released
+    """The released notebook with the answer cell filled in from the instructor's source."""
+    return release.answered_notebook(built_course / "student" / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
+                                     built_course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
 
 
 def _wrong(built_course):
@@ -176,3 +173,26 @@ def test_unsafe_mode_grades_without_bubblewrap_when_asked(built_course, monkeypa
     [outcome] = runner.grade(built_course, [Submission("unsafe_correct", ASSIGNMENT, {NOTEBOOK: path})],
                              unsafe=True, progress=False)
     assert outcome.score == outcome.max_score == 14, outcome.notes
+
+
+@pytest.mark.grading
+def test_release_check_refuses_a_failing_solution_and_an_untouched_notebook_that_scores(built_course, tmp_path):
+    course = tmp_path / "course"
+    for folder in ("source", "release"):
+        shutil.copytree(built_course / folder / ASSIGNMENT, course / folder / ASSIGNMENT)
+    release.verify(course, [ASSIGNMENT])  # the real course grades as it should
+    assert (course / release.VERIFIED_FILE).exists()
+    path = course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    source = nbformat.read(path, as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in source.cells}
+    hidden = cells["test_from_corpus_order"]
+    hidden.source = hidden.source.replace("### END HIDDEN TESTS", "assert False, 'broken hidden check'\n"
+                                                                  "### END HIDDEN TESTS")
+    cells["test_encode_batch_max_length"].source = '"""A check that passes on the stub."""\npass'
+    nbformat.write(source, path)
+    with pytest.raises(CourseError) as raised:
+        release.verify(course, [ASSIGNMENT])
+    text = str(raised.value)
+    where = f"solutions/{ASSIGNMENT}/{NOTEBOOK}.py, test cell"
+    assert f"{where} `test_from_corpus_order` fails on the solution: AssertionError: broken hidden check" in text, text
+    assert f"{where} `test_encode_batch_max_length` gives 2 points to the untouched student notebook" in text, text

@@ -1,8 +1,10 @@
-"""What an assignment expects: its notebooks, graded tests (points, hidden or not) and locked cells,
-and a gradebook template holding only that assignment, which each worker grades against."""
+"""What an assignment expects: its notebooks, graded tests (points, hidden or not), answer and locked
+cells (with every version of them ever released), and a gradebook template holding only that
+assignment, which each worker grades against."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -19,6 +21,7 @@ from nbgrader.apps import NbGraderAPI
 from .. import gradebook
 
 HIDDEN_MARKER = "### BEGIN HIDDEN TESTS"
+HISTORY_FILE = "release_history.json"  # every version of every cell ever released, see release.py
 SETUP_LOCK = 7_163_001  # PostgreSQL advisory lock id for creating the gradebook tables
 
 
@@ -35,19 +38,54 @@ class GradedTest:
 
 
 @dataclass
+class NotebookCells:
+    """What a submitted notebook's cells are checked against."""
+    answer_ids: set[str] = field(default_factory=set)  # the solution cells, whose contents the student writes
+    locked_ids: set[str] = field(default_factory=set)  # every other cell with a grade_id
+    released: dict[str, set[str]] = field(default_factory=dict)  # locked grade_id -> hashes of every released version
+    given: set[str] = field(default_factory=set)  # hashes of every released version of cells without a grade_id
+    stubs: dict[str, str] = field(default_factory=dict)  # answer grade_id -> the released (unanswered) source
+
+
+@dataclass
 class Manifest:
     assignment: str
     notebooks: list[str]
     tests: list[GradedTest]
-    locked_sources: dict[str, dict[str, str]] = field(default_factory=dict)  # notebook -> grade_id -> release source
+    cells: dict[str, NotebookCells] = field(default_factory=dict)
+    source_dir: Path | None = None
 
     @property
     def max_score(self) -> float:
         return sum(t.points for t in self.tests)
 
+    def source_path(self, notebook: str) -> Path:
+        return self.source_dir / f"{notebook}.ipynb"
+
     def to_dict(self) -> dict:
-        return {"assignment": self.assignment, "notebooks": self.notebooks,
-                "tests": [vars(t) for t in self.tests], "locked_sources": self.locked_sources}
+        return {"assignment": self.assignment, "notebooks": self.notebooks, "tests": [vars(t) for t in self.tests]}
+
+
+def cell_hash(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def released_hashes(nb: nbformat.NotebookNode) -> dict:
+    """One released notebook's cells as the release history keeps them: hashes of locked cells by
+    grade_id and of cells without a grade_id (answer cells are the student's, so not kept)."""
+    locked, given = {}, []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade_id") and not meta.get("solution"):
+            locked[meta["grade_id"]] = [cell_hash(cell.source)]
+        elif not meta.get("grade_id") and cell.source.strip():
+            given.append(cell_hash(cell.source))
+    return {"locked": locked, "given": sorted(set(given))}
+
+
+def read_history(course_dir: Path) -> dict:
+    path = Path(course_dir) / HISTORY_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def read_manifest(course_dir: Path, assignment: str) -> Manifest:
@@ -55,19 +93,32 @@ def read_manifest(course_dir: Path, assignment: str) -> Manifest:
     paths = sorted(source.glob("*.ipynb"))
     if not paths:
         raise LookupError(f"no source notebooks in {source}; run `make release` first")
-    tests, locked = [], {}
+    history = read_history(course_dir)
+    tests, cells = [], {}
     for path in paths:
+        spec = cells[path.stem] = NotebookCells()
         for cell in nbformat.read(path, as_version=4).cells:
             meta = cell.metadata.get("nbgrader", {})
             if meta.get("grade") and cell.cell_type == "code":
                 tests.append(GradedTest(path.stem, meta["grade_id"], float(meta.get("points", 0)),
-                                  HIDDEN_MARKER in cell.source))
-        released = Path(course_dir) / "release" / assignment / path.name
-        if released.exists():
-            locked[path.stem] = {c.metadata["nbgrader"]["grade_id"]: c.source
-                                 for c in nbformat.read(released, as_version=4).cells
-                                 if c.metadata.get("nbgrader", {}).get("locked")}
-    return Manifest(assignment, [p.stem for p in paths], tests, locked)
+                                        HIDDEN_MARKER in cell.source))
+            if meta.get("solution"):
+                spec.answer_ids.add(meta["grade_id"])
+            elif meta.get("grade_id"):
+                spec.locked_ids.add(meta["grade_id"])
+        released_path = Path(course_dir) / "release" / assignment / path.name
+        if not released_path.exists():
+            raise LookupError(f"no released notebook {released_path}; run `make release` first")
+        released = nbformat.read(released_path, as_version=4)
+        spec.stubs = {c.metadata["nbgrader"]["grade_id"]: c.source for c in released.cells
+                      if c.metadata.get("nbgrader", {}).get("solution")}
+        past = history.get(f"{assignment}/{path.stem}", {})
+        current = released_hashes(released)
+        spec.given = set(current["given"]) | set(past.get("given", []))
+        for grade_id in spec.locked_ids:
+            spec.released[grade_id] = (set(current["locked"].get(grade_id, []))
+                                       | set(past.get("locked", {}).get(grade_id, [])))
+    return Manifest(assignment, [p.stem for p in paths], tests, cells, source)
 
 
 def _generate(course_dir: Path, assignment: str, url: str) -> None:
@@ -81,8 +132,9 @@ def _generate(course_dir: Path, assignment: str, url: str) -> None:
 
 
 def build_template(course_dir: Path, assignment: str, target: Path, real_url: str) -> None:
-    """A SQLite gradebook at target with only this assignment; also make sure the real gradebook knows
-    the assignment (a new PostgreSQL gradebook starts empty). Templates are kept in the course directory
+    """A SQLite gradebook at target with only this assignment; also make sure the real gradebook holds
+    the assignment's current tests and points (a new PostgreSQL gradebook starts empty; a release may
+    have added a test or changed its points). Templates are kept in the course directory
     (as grading-template-<assignment>-<hash of its source>.db) since nbgrader takes seconds to make one."""
     digest = hashlib.sha256(nbgrader.__version__.encode())
     for path in sorted((Path(course_dir) / "source" / assignment).glob("*.ipynb")):
@@ -95,8 +147,9 @@ def build_template(course_dir: Path, assignment: str, target: Path, real_url: st
         _generate(course_dir, assignment, f"sqlite:///{partial.resolve()}")
         partial.replace(cached)
     shutil.copyfile(cached, target)
+    expected = {(t.notebook, t.grade_id): t.points for t in read_manifest(course_dir, assignment).tests}
     with _first_grader_only(real_url):
-        if not _has_assignment(real_url, assignment):
+        if _graded_cells(real_url, assignment) != expected:  # new, or its tests or points changed since
             _generate(course_dir, assignment, real_url)
 
 
@@ -118,10 +171,11 @@ def _first_grader_only(url: str):
         engine.dispose()
 
 
-def _has_assignment(url: str, assignment: str) -> bool:
+def _graded_cells(url: str, assignment: str) -> dict[tuple[str, str], float] | None:
+    """(notebook, grade_id) -> points of the assignment's tests as the gradebook holds them; None if absent."""
     with Gradebook(url) as gb:
         try:
-            gb.find_assignment(assignment)
-            return True
+            notebooks = gb.find_assignment(assignment).notebooks
         except MissingEntry:
-            return False
+            return None
+        return {(nb.name, cell.name): float(cell.max_score) for nb in notebooks for cell in nb.grade_cells}

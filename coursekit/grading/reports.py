@@ -14,7 +14,14 @@ from .. import gradebook
 from .runner import Outcome
 
 GRADES_COLUMNS = ["student_id", "assignment", "score", "max_score", "notes"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
 TESTS_COLUMNS = ["student_id", "assignment", "notebook", "test", "score", "max_score", "passed", "hidden", "message"]
+
+
+def csv_safe(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one starting like a formula gets a leading apostrophe
+    (the OWASP advice for CSV injection)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _gradebook_scores(outcomes: list[Outcome], course_dir: Path, url: str) -> dict[tuple[str, str], dict]:
@@ -32,15 +39,16 @@ def write_csv(outcomes: list[Outcome], course_dir: Path, url: str, out_dir: Path
         tests_writer.writerow(TESTS_COLUMNS)
         for outcome in outcomes:
             total = scores[(outcome.student_id, outcome.assignment)]
-            grades_writer.writerow([outcome.student_id, outcome.assignment, f"{total['score']:g}",
-                                    f"{total['max_score']:g}", "; ".join(outcome.notes)])
+            student, assignment = csv_safe(outcome.student_id), csv_safe(outcome.assignment)
+            grades_writer.writerow([student, assignment, f"{total['score']:g}",
+                                    f"{total['max_score']:g}", csv_safe("; ".join(outcome.notes))])
             for key, test in outcome.tests.items():
                 notebook, name = key.split("/", 1)
                 score, max_score = total["tests"].get(key, (test["score"], test["max_score"]))
                 score = score or 0
-                tests_writer.writerow([outcome.student_id, outcome.assignment, notebook, name, f"{score:g}",
+                tests_writer.writerow([student, assignment, csv_safe(notebook), csv_safe(name), f"{score:g}",
                                        f"{max_score:g}", "yes" if score == max_score else "no",
-                                       "yes" if test["hidden"] else "no", test["message"] or ""])
+                                       "yes" if test["hidden"] else "no", csv_safe(test["message"] or "")])
     return grades_path, tests_path
 
 

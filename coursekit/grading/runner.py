@@ -2,9 +2,15 @@
 the results into the real gradebook as they arrive, and keep each finished result so an interrupted
 run resumes where it stopped.
 
-Per submission the parent stages a private nbgrader course in a scratch folder (a copy of the
-assignment's gradebook template and the accepted notebooks, nothing else), starts
-`python -m coursekit.grading.worker` there, and stops it if it runs past Limits.submission_seconds.
+Per submission the parent rebuilds each accepted notebook from the instructor's source with only the
+student's answers in it (submissions.rebuild), stages a private nbgrader course in a scratch folder
+(a copy of the assignment's gradebook template and the rebuilt notebooks, nothing else), starts the
+worker (coursekit.grading.worker) there, and stops it if it runs past Limits.submission_seconds.
+The worker grades exactly the rebuilt notebooks; a step that judges them differently hooks in there.
+
+The regrade cache keys on what is graded: the rebuilt notebooks (so every test cell's full source,
+hidden parts and points included), the limits, nbgrader's version and this grader's code. What comes
+back is copied as untrusted: only the expected notebooks, regular files, no link followed, size capped.
 """
 from __future__ import annotations
 
@@ -15,21 +21,25 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
+import nbgrader
 from tqdm import tqdm
 
 from .. import gradebook
 from . import kernel, sandbox, worker  # noqa: F401  kernel and worker are imported here once, for the forks
 from .manifest import Manifest, build_template, read_manifest
-from .submissions import Submission, inspect, without_duplicate_ids
+from .submissions import MAX_NOTEBOOK_BYTES, Submission, inspect, rebuild
 
 RESULT_FILE = "grading.json"  # kept next to the autograded notebooks, for resuming
 WORKER_EXTRA_MEMORY = 2 << 30  # the worker (nbgrader) may use this much beyond the kernel's limit
+MAX_GRADED_BYTES = 256 << 20  # one graded notebook with its outputs (each cell's are capped by Limits)
 
 
 @dataclass
@@ -49,30 +59,57 @@ class Outcome:
         return sum(t["max_score"] for t in self.tests.values())
 
 
-def _fingerprint(submission: Submission, manifest: Manifest, limits: sandbox.Limits) -> str:
-    """Same fingerprint = same grade: the submission, the assignment, the limits and this grader's code."""
-    digest = hashlib.sha256(json.dumps([manifest.to_dict(), limits.to_dict(), submission.notes],
-                                       sort_keys=True).encode())
+def _fingerprint(submission: Submission, manifest: Manifest, limits: sandbox.Limits, rebuilt: dict[str, str]) -> str:
+    """Same fingerprint = same grade: what is graded (the rebuilt notebooks), the tests' points, the
+    limits, nbgrader's version and this grader's code."""
+    digest = hashlib.sha256(json.dumps([manifest.to_dict(), limits.to_dict(), submission.notes,
+                                        nbgrader.__version__], sort_keys=True).encode())
     for source in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(source.read_bytes())
-    for name, path in sorted(submission.accepted.items()):
-        digest.update(name.encode() + b"\0" + Path(path).read_bytes())
+    for name, text in sorted(rebuilt.items()):
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
     return digest.hexdigest()
 
 
+def _prepare(submission: Submission, manifest: Manifest) -> dict[str, str]:
+    """Check the submission and rebuild what is graded; a submission the grader cannot read ends with
+    a note, never as an error that stops the class."""
+    try:
+        inspect(submission, manifest)
+        return {name: nbformat.writes(rebuild(submission, manifest, name)) for name in submission.accepted}
+    except Exception as error:  # noqa: BLE001  anything a hostile file provokes stays this student's
+        submission.accepted.clear()
+        submission.notes.append(f"the grader could not read this submission ({type(error).__name__}: "
+                                f"{str(error)[:200]}); it scores 0")
+        return {}
+
+
+def _reason(test_notebook: str, submission: Submission, failures: list[str]) -> str:
+    """Why a test has no result: the true cause, never "not submitted" for a notebook that was."""
+    if test_notebook in submission.accepted:
+        return failures[0].splitlines()[0] if failures else "the notebook was not graded"
+    about = [n for n in submission.notes if n.startswith((f"{test_notebook}.ipynb", f"{test_notebook}:"))]
+    if about:
+        return about[-1]
+    return ("the notebook was not submitted" if test_notebook not in submission.files
+            else "the notebook could not be graded (see the notes)")
+
+
 def _complete(result: dict, submission: Submission, manifest: Manifest) -> Outcome:
-    """Every test of the assignment gets an entry, with 0 points and a reason where the worker had none."""
-    failures = result.get("failures", [])
+    """Every test of the assignment gets an entry, with 0 points and a reason where the worker had none.
+    Messages and notes come out as plain text: no terminal escapes, no control characters."""
+    failures = [worker.plain_text(str(f)) for f in result.get("failures", [])]
     tests = {}
     for test in manifest.tests:
         entry = dict(result.get("tests", {}).get(test.key) or {})
         if not entry:
-            reason = (failures[0].splitlines()[0] if failures else "the notebook was not graded") \
-                if test.notebook in submission.accepted else "the notebook was not submitted"
-            entry = {"score": 0.0, "message": reason}
+            entry = {"score": 0.0, "message": _reason(test.notebook, submission, failures)}
+        if entry.get("message") is not None:
+            entry["message"] = worker.plain_text(str(entry["message"]))
         entry.update(max_score=test.points, hidden=test.hidden)
         tests[test.key] = entry
-    return Outcome(submission.student_id, submission.assignment, tests, submission.notes + failures)
+    notes = [worker.plain_text(n) for n in submission.notes] + failures
+    return Outcome(submission.student_id, submission.assignment, tests, notes)
 
 
 # Workers are forked from this process, which has imported nbgrader already (about 3 s of CPU each
@@ -92,16 +129,16 @@ def _worker_main(work: Path, memory_bytes: int) -> None:
 
 
 class _Job:
-    def __init__(self, submission: Submission, work: Path, slot: int, limits: sandbox.Limits, confine: bool,
-                 template: Path):
+    def __init__(self, submission: Submission, rebuilt: dict[str, str], work: Path, slot: int,
+                 limits: sandbox.Limits, confine: bool, template: Path):
         self.submission, self.work, self.slot = submission, work, slot
         course = work / "course"
         folder = course / "submitted" / submission.student_id / submission.assignment
         folder.mkdir(parents=True)
         (course / "source" / submission.assignment).mkdir(parents=True)
         shutil.copyfile(template, course / "gradebook.db")
-        for name, path in submission.accepted.items():
-            (folder / f"{name}.ipynb").write_text(without_duplicate_ids(path))
+        for name, text in rebuilt.items():
+            (folder / f"{name}.ipynb").write_text(text)
         (work / "request.json").write_text(json.dumps({
             "assignment": submission.assignment, "student_id": submission.student_id,
             "limits": limits.to_dict(), "slot": slot, "confine": confine}))
@@ -130,17 +167,41 @@ class _Job:
         except OSError:
             pass
         self.process.join()
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        sandbox.remove_caps_of(self.process.pid)  # a worker stopped mid-run leaves its cgroups behind
 
 
-def _save(outcome: Outcome, fingerprint: str, course_dir: Path, work: Path | None) -> None:
-    """Keep the autograded notebooks and the result where nbgrader keeps autograded work."""
+def copy_regular_file(source: Path, target: Path, max_bytes: int) -> bool:
+    """Copy source to a new file target only if source is a regular file (not a link, device or fifo) of
+    at most max_bytes; the target is created fresh, never written through a link. False if not copied."""
+    try:
+        descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    with os.fdopen(descriptor, "rb") as reader:
+        info = os.fstat(reader.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            return False
+        data = reader.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        return False
+    with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644), "wb") as writer:
+        writer.write(data)
+    return True
+
+
+def _save(outcome: Outcome, fingerprint: str, course_dir: Path, work: Path | None, notebooks: list[str]) -> None:
+    """Keep the autograded notebooks (only the expected ones) and the result where nbgrader keeps
+    autograded work."""
     folder = Path(course_dir) / "autograded" / outcome.student_id / outcome.assignment
     if work is not None:
         shutil.rmtree(folder, ignore_errors=True)
         graded = work / "course" / "autograded" / outcome.student_id / outcome.assignment
         folder.mkdir(parents=True, exist_ok=True)
-        for notebook in graded.glob("*.ipynb"):
-            shutil.copyfile(notebook, folder / notebook.name)
+        for name in notebooks:
+            copy_regular_file(graded / f"{name}.ipynb", folder / f"{name}.ipynb", MAX_GRADED_BYTES)
     folder.mkdir(parents=True, exist_ok=True)
     record = {"fingerprint": fingerprint, "tests": outcome.tests, "notes": outcome.notes}
     partial = folder / (RESULT_FILE + ".partial")
@@ -166,8 +227,7 @@ def _keep_submitted(submission: Submission, course_dir: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     for name, path in submission.files.items():
-        if Path(path).resolve() != (folder / f"{name}.ipynb").resolve():
-            shutil.copyfile(path, folder / f"{name}.ipynb")
+        copy_regular_file(path, folder / f"{name}.ipynb", MAX_NOTEBOOK_BYTES)
 
 
 def grade(course_dir: Path, submissions: list[Submission], jobs: int = 1, limits: sandbox.Limits | None = None,
@@ -182,7 +242,7 @@ def grade(course_dir: Path, submissions: list[Submission], jobs: int = 1, limits
     outcomes: dict[int, Outcome] = {}
     with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as scratch_name:
         scratch = Path(scratch_name)
-        manifests, templates, queue = {}, {}, []
+        manifests, templates, queue, staged = {}, {}, [], {}
         for index, submission in enumerate(submissions):
             assignment = submission.assignment
             if assignment not in manifests:
@@ -190,16 +250,17 @@ def grade(course_dir: Path, submissions: list[Submission], jobs: int = 1, limits
                 templates[assignment] = scratch / f"template-{assignment}.db"
                 build_template(course_dir, assignment, templates[assignment], url)
             manifest = manifests[assignment]
-            inspect(submission, manifest)
-            fingerprint = _fingerprint(submission, manifest, limits)
+            rebuilt = _prepare(submission, manifest)
+            fingerprint = _fingerprint(submission, manifest, limits, rebuilt)
             reused = None if force else _reuse(submission, fingerprint, course_dir)
             if reused:
                 outcomes[index] = reused
             elif not submission.accepted:
                 outcomes[index] = _complete({}, submission, manifest)
-                _save(outcomes[index], fingerprint, course_dir, None)
+                _save(outcomes[index], fingerprint, course_dir, None, manifest.notebooks)
             else:
                 queue.append((index, fingerprint))
+                staged[index] = rebuilt
             _keep_submitted(submission, course_dir)
         for outcome in outcomes.values():
             gradebook.record(outcome.assignment, outcome.student_id,
@@ -213,16 +274,18 @@ def grade(course_dir: Path, submissions: list[Submission], jobs: int = 1, limits
                     if slot not in running and queue:
                         index, fingerprint = queue.pop(0)
                         submission = submissions[index]
-                        job = _Job(submission, scratch / f"work-{index}", slot, limits, not unsafe,
-                                   templates[submission.assignment])
+                        job = _Job(submission, staged.pop(index), scratch / f"work-{index}", slot, limits,
+                                   not unsafe, templates[submission.assignment])
                         running[slot] = (job, index, fingerprint)
                 for slot, (job, index, fingerprint) in list(running.items()):
                     result = job.finished()
                     if result is None:
                         continue
                     del running[slot]
-                    outcome = _complete(result, job.submission, manifests[job.submission.assignment])
-                    _save(outcome, fingerprint, course_dir, job.work)
+                    job.cleanup()
+                    manifest = manifests[job.submission.assignment]
+                    outcome = _complete(result, job.submission, manifest)
+                    _save(outcome, fingerprint, course_dir, job.work, manifest.notebooks)
                     gradebook.record(outcome.assignment, outcome.student_id,
                                      {k: t["score"] for k, t in outcome.tests.items()}, url)
                     shutil.rmtree(job.work, ignore_errors=True)

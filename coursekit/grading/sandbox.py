@@ -2,22 +2,33 @@
 
 Only the Jupyter kernel runs student code, so only the kernel is confined. Its command is wrapped:
 
-    prlimit <limits> -- bwrap <namespaces, mounts> -- [setpriv <sandbox uid> --] python -m ipykernel_launcher ...
+    [sh: join the sandbox's cgroups --] prlimit <limits> -- bwrap <namespaces, mounts> --
+        [setpriv <sandbox uid> --] python -m ipykernel_launcher ...
 
 Inside, the kernel sees the system and Python installation read-only, the tinytorch_lite package
-read-only, its own working directory (the copy of its own submission) and the kernel's connection
-directory read-write, and a private /tmp. No network (the kernel talks to nbgrader over Unix sockets
+read-only, a fresh empty working directory and its own connection directory read-write (both made
+for this one kernel; the grader never reads back from them), and a private /tmp. The notebook being
+graded, with its hidden tests, stays outside: the kernel only receives the cells it is to run. No network (the kernel talks to nbgrader over Unix sockets
 in the connection directory), no other processes, no solutions/, no gradebook, no other students.
 When grading runs as root, each parallel slot gets its own unprivileged uid, so the process limit
 counts only that sandbox's processes.
+
+Totals for the whole sandbox (all its processes together, so a fork bomb that allocates in every
+child is capped too) come from cgroups when this machine lets the grader make them: cgroup v2 if the
+unified hierarchy delegates the memory and pids controllers, else cgroup v1's memory and pids
+hierarchies (which is what this course's machines offer, as root). Without either (not root, or no
+writable cgroup) the fallback is per process and per uid: RLIMIT_AS per process and RLIMIT_NPROC
+for the sandbox uid, so memory is bounded only by processes x memory_bytes.
 """
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,6 +47,7 @@ NO_USERNS_HELP = ("this kernel does not allow unprivileged user namespaces; enab
 class Limits:
     cell_timeout: int = 120  # seconds per cell (nbgrader's Execute.timeout)
     memory_bytes: int = 4 << 30  # address space of each kernel process
+    sandbox_memory_bytes: int = 4 << 30  # memory of all the sandbox's processes together (cgroups)
     processes: int = 64  # processes and threads of the sandbox uid
     cpu_seconds: int = 1800  # CPU time of each kernel process, a backstop behind the cell timeout
     file_bytes: int = 256 << 20  # largest file the kernel may write
@@ -107,7 +119,91 @@ def _read_only_roots() -> list[str]:
     return unique
 
 
-def kernel_command(kernel_cmd: list[str], cwd: Path, writable: list[Path], limits: Limits, slot: int) -> list[str]:
+CGROUPS = Path("/sys/fs/cgroup")
+
+
+def _own_cgroup(controller: str) -> str:
+    """Our own cgroup path in a v1 hierarchy (or the v2 one for controller ""), so the sandbox's cgroup
+    is made below it and stays inside every limit we are under ourselves."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(",") or controllers == controller:
+            return path.lstrip("/")
+    return ""
+
+
+def _cgroup_plan(limits: Limits) -> list[tuple[Path, dict[str, int]]]:
+    """Where the sandbox's cgroups go and what is written into them; [] when this machine offers none."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        if (CGROUPS / "cgroup.controllers").exists():  # a pure cgroup v2 machine
+            parent = CGROUPS / _own_cgroup("")
+            if {"memory", "pids"} <= set((parent / "cgroup.subtree_control").read_text().split()):
+                return [(parent, {"memory.max": limits.sandbox_memory_bytes, "memory.swap.max": 0,
+                                  "pids.max": limits.processes})]
+            return []
+        plan = [(CGROUPS / "memory" / _own_cgroup("memory"), {"memory.limit_in_bytes": limits.sandbox_memory_bytes}),
+                (CGROUPS / "pids" / _own_cgroup("pids"), {"pids.max": limits.processes})]
+        return [(parent, values) for parent, values in plan if (parent / "cgroup.procs").exists()]
+    except (OSError, ValueError):
+        return []
+
+
+def total_caps(name: str, limits: Limits) -> list[Path]:
+    """Make the cgroups that cap a sandbox's memory and processes in total; [] where none can be made."""
+    made = []
+    try:
+        for parent, values in _cgroup_plan(limits):
+            group = parent / name
+            group.mkdir()
+            made.append(group)
+            for key, value in values.items():
+                (group / key).write_text(str(value))
+    except OSError:
+        remove_caps(made)
+        return []
+    return made
+
+
+def caps_available() -> str:
+    """How this machine caps a whole sandbox, for the instructor guide and the tests."""
+    plan = _cgroup_plan(Limits())
+    if not plan:
+        return "per process and per uid only (prlimit)"
+    return "cgroup v2" if (CGROUPS / "cgroup.controllers").exists() else "cgroup v1 (memory, pids)"
+
+
+def remove_caps(groups: list[Path]) -> None:
+    """Kill whatever still runs in these cgroups and remove them."""
+    for group in groups:
+        for _ in range(100):
+            try:
+                pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
+            except OSError:
+                break
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.01)
+        try:
+            group.rmdir()
+        except OSError:
+            pass
+
+
+def remove_caps_of(worker_pid: int) -> None:
+    """Remove the cgroups a worker made (named after its pid), e.g. after it was stopped for running long."""
+    for parent, _ in _cgroup_plan(Limits()):
+        remove_caps(sorted(parent.glob(f"coursekit-{worker_pid}-*")))
+
+
+def kernel_command(kernel_cmd: list[str], cwd: Path, writable: list[Path], limits: Limits, slot: int,
+                   caps: list[Path] = ()) -> list[str]:
     """Wrap a kernel command so it runs confined.
 
     As root, bwrap sets up the mounts with root's rights (so it can mount a Python under /root) and
@@ -115,7 +211,11 @@ def kernel_command(kernel_cmd: list[str], cwd: Path, writable: list[Path], limit
     user namespace."""
     uid = sandbox_uid(slot)
     processes = limits.processes if uid is not None else _own_process_count() + limits.processes
-    command = ["prlimit", f"--as={limits.memory_bytes}", f"--nproc={processes}", f"--cpu={limits.cpu_seconds}",
+    command = []
+    if caps:  # the first process joins the cgroups before anything else runs, so every child is in them
+        joins = " && ".join(f"echo $$ > {shlex.quote(str(group / 'cgroup.procs'))}" for group in caps)
+        command = ["/bin/sh", "-c", f'{joins} && exec "$@"', "sandbox"]
+    command += ["prlimit", f"--as={limits.memory_bytes}", f"--nproc={processes}", f"--cpu={limits.cpu_seconds}",
                f"--fsize={limits.file_bytes}", "--core=0", "--nofile=256", "--",
                bwrap_executable() or "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                "--unshare-cgroup-try",
@@ -152,13 +252,13 @@ def kernel_command(kernel_cmd: list[str], cwd: Path, writable: list[Path], limit
 
 
 def give_to_sandbox(paths: list[Path], slot: int) -> None:
-    """Let the slot's sandbox uid write these directories (and read the files in them)."""
+    """Let the slot's sandbox uid own these paths, which the grader has just made itself (no recursion
+    and no link followed: nothing the sandbox wrote is ever chowned)."""
     uid = sandbox_uid(slot)
     if uid is None:
         return
     for path in paths:
-        for item in [path, *path.rglob("*")]:
-            os.chown(item, uid, uid)
+        os.chown(path, uid, uid, follow_symlinks=False)
 
 
 def _children(pid: int) -> list[int]:

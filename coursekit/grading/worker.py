@@ -1,9 +1,11 @@
 """Grade one staged submission in its own process: `python -m coursekit.grading.worker <work_dir>`.
 
 The work directory holds a private nbgrader course (a copy of the assignment's gradebook template and
-the submission) and request.json; nbgrader autogrades there, with the kernel in the sandbox, and the
-worker writes result.json: per test its points, pass/fail and error message. The real gradebook is
-never opened here; the parent merges result.json into it.
+the notebooks the parent rebuilt from the instructor's source with the student's answers, see
+submissions.rebuild) and request.json; nbgrader autogrades there, with the kernel in the sandbox, and
+the worker writes result.json: per test its points, pass/fail and error message, and the grader's
+notes (kernel.NOTES, never text the kernel printed). The real gradebook is never opened here; the
+parent merges result.json into it.
 """
 from __future__ import annotations
 
@@ -22,8 +24,15 @@ from nbgrader.preprocessors import Execute
 from . import kernel, sandbox
 from .. import gradebook
 
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Terminal escapes (CSI, OSC, two-byte), other control characters but tab and newline, bidi overrides
+TERMINAL_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?"
+                              r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 MESSAGE_CHARS = 600
+
+
+def plain_text(text: str) -> str:
+    """Text from a submission made safe to print on a terminal: no escape codes, no control characters."""
+    return TERMINAL_CONTROL.sub("", text)
 
 
 def error_message(cell) -> str | None:
@@ -32,7 +41,7 @@ def error_message(cell) -> str | None:
     if not errors:
         return None
     error = errors[-1]
-    name, value = error.get("ename", "Error"), ANSI.sub("", str(error.get("evalue", ""))).strip()
+    name, value = plain_text(str(error.get("ename", "Error"))), plain_text(str(error.get("evalue", ""))).strip()
     if name == "CellTimeoutError":
         return "the cell did not finish before the per-cell time limit"
     if name == "DeadKernelError":
@@ -52,7 +61,7 @@ def stderr_message(cell) -> str | None:
 
 def notebook_outcomes(path: Path) -> tuple[dict[str, str | None], list[str]]:
     """For an autograded notebook: grade_id -> error message (None = passed) of its graded cells, and
-    notes on everything else that went wrong (errors in other cells, the grader stepping in)."""
+    notes on errors in other cells."""
     outcomes, notes = {}, []
     for number, cell in enumerate(nbformat.read(path, as_version=4).cells, start=1):
         if cell.cell_type != "code":
@@ -63,10 +72,6 @@ def notebook_outcomes(path: Path) -> tuple[dict[str, str | None], list[str]]:
             outcomes[meta["grade_id"]] = error_message(cell) or stderr_message(cell)
         elif error_message(cell):
             notes.append(f"{where}: {error_message(cell)}")
-        for output in cell.get("outputs", []):
-            for line in str(output.get("text", "")).splitlines():
-                if line.startswith("[grader: "):
-                    notes.append(f"{where}: {line[len('[grader: '):-1]}")
     return outcomes, notes
 
 
@@ -81,7 +86,10 @@ def run(work_dir: Path) -> dict:
     steps = Autograde.class_traits()["autograde_preprocessors"].default()
     config.Autograde.autograde_preprocessors = [kernel.SandboxedExecute if p is Execute else p for p in steps]
     gradebook._put_environment_on_path()
-    outcome = NbGraderAPI(config=config).autograde(assignment, student, force=True, create=True)
+    try:
+        outcome = NbGraderAPI(config=config).autograde(assignment, student, force=True, create=True)
+    finally:
+        kernel.release_caps()
     print(outcome.get("log") or "", outcome.get("error") or "", flush=True)  # into worker.log
     autograded = course / "autograded" / student / assignment
     tests, failures = {}, []
@@ -97,11 +105,12 @@ def run(work_dir: Path) -> dict:
             for grade in notebook.grades:
                 message = outcomes.get(grade.name, "missing")
                 if message == "missing":
-                    message = ("the notebook was not submitted" if not path.exists()
-                               else "this test cell is missing from the submitted notebook")
+                    message = ("nbgrader did not produce a graded copy of this notebook (see the notes)"
+                               if not path.exists() else "this test cell is missing from the graded notebook")
                 tests[f"{notebook.name}/{grade.name}"] = {
                     "score": float(grade.auto_score or 0), "max_score": float(grade.max_score),
                     "message": message}
+    failures = kernel.NOTES + failures
     if not outcome.get("success"):
         failures.insert(0, _nbgrader_failure(outcome.get("log") or "", outcome.get("error") or ""))
     return {"tests": tests, "failures": failures}
