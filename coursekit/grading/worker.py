@@ -19,7 +19,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.converters import Autograde
 from nbgrader.preprocessors import Execute
 
-from . import kernel, sandbox
+from . import judge, kernel, sandbox, tamper_scan
 from .. import gradebook
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -79,7 +79,7 @@ def run(work_dir: Path) -> dict:
     config = gradebook.nbgrader_config(course, url)
     config.Execute.timeout = limits.cell_timeout
     steps = Autograde.class_traits()["autograde_preprocessors"].default()
-    config.Autograde.autograde_preprocessors = [kernel.SandboxedExecute if p is Execute else p for p in steps]
+    config.Autograde.autograde_preprocessors = [judge.JudgedExecute if p is Execute else p for p in steps]
     gradebook._put_environment_on_path()
     outcome = NbGraderAPI(config=config).autograde(assignment, student, force=True, create=True)
     print(outcome.get("log") or "", outcome.get("error") or "", flush=True)  # into worker.log
@@ -104,7 +104,38 @@ def run(work_dir: Path) -> dict:
                     "message": message}
     if not outcome.get("success"):
         failures.insert(0, _nbgrader_failure(outcome.get("log") or "", outcome.get("error") or ""))
-    return {"tests": tests, "failures": failures}
+    review = _review(assignment, autograded, work_dir / "runtime")
+    return {"tests": tests, "failures": failures + [f"review: {r}" for r in review], "review": review}
+
+
+# -- judge hook (judge.py, tamper_scan.py): what an instructor should look at ---------------------------
+def _review(assignment: str, autograded: Path, runtime: Path) -> list[str]:
+    """The tamper scan's findings in the student's cells, and what the judge saw at run time."""
+    from ..sources import solution_notebooks
+    sources = {nb.name: nb for nb in solution_notebooks() if nb.assignment == assignment}
+    reasons = []
+    for path in sorted(autograded.glob("*.ipynb")):
+        report = runtime / f"judge-{path.stem}" / "report.json"
+        if report.exists():
+            reasons += [f"{path.stem}: {t}" for t in json.loads(report.read_text())["tampered"]]
+        try:
+            cells = nbformat.read(path, as_version=4).cells
+        except Exception:  # noqa: BLE001  a notebook nbgrader could not read has its own note
+            continue
+        known = {c.source.strip() for c in sources[path.stem].read().cells} if path.stem in sources else set()
+        student, others = [], []
+        for number, cell in enumerate(cells, start=1):
+            if cell.get("cell_type") != "code":
+                continue
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("solution") or str(cell.get("source", "")).strip() not in known:
+                label = f"{path.stem}, cell {number}" + (f" (`{meta['grade_id']}`)" if meta.get("grade_id") else "")
+                student.append((label, str(cell.get("source", ""))))
+            else:
+                others.append(str(cell.get("source", "")))
+        graded = tamper_scan.graded_names(sources[path.stem]) if path.stem in sources else set()
+        reasons += [str(f) for f in tamper_scan.scan(student, others, graded)]
+    return reasons
 
 
 def _nbgrader_failure(log: str, error: str) -> str:
