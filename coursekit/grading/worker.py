@@ -24,6 +24,7 @@ from .. import gradebook
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MESSAGE_CHARS = 600
+REVIEW_NOTE = "review: "  # starts each note of the tamper scan and the judge; grades.csv marks those rows
 
 
 def error_message(cell) -> str | None:
@@ -105,7 +106,7 @@ def run(work_dir: Path) -> dict:
     if not outcome.get("success"):
         failures.insert(0, _nbgrader_failure(outcome.get("log") or "", outcome.get("error") or ""))
     review = _review(assignment, autograded, work_dir / "runtime")
-    return {"tests": tests, "failures": failures + [f"review: {r}" for r in review], "review": review}
+    return {"tests": tests, "failures": failures + [REVIEW_NOTE + r for r in review], "review": review}
 
 
 # -- judge hook (judge.py, tamper_scan.py): what an instructor should look at ---------------------------
