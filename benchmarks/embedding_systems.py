@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tinytorch_lite.analysis.profiling import measure_memory_bandwidth, sample_token_ids
 from tinytorch_lite.core.embedding_systems import (
-    MemmapEmbedding, QuantizedEmbedding, embedding_memory, format_bytes, measure_memory_bandwidth, sample_token_ids,
-    sparse_embedding_backward, sparse_sgd_update)
+    MemmapEmbedding, QuantizedEmbedding, embedding_memory, format_bytes, sparse_embedding_backward, sparse_sgd_update)
 from tinytorch_lite.core.embeddings import Embedding, embedding_backward
 
 RESULTS = Path(__file__).resolve().parent / "results" / "embedding_systems.json"

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinytorch_lite.analysis.reference import CPU_REFERENCE, H200_COPY_GBPS, H200_EMBEDDING
 from tinytorch_lite.core.embedding_systems import (
-    CPU_REFERENCE, H200_COPY_GBPS, H200_EMBEDDING, MODEL_EMBEDDINGS, EmbeddingBag, EmbeddingMemory,
-    MemmapEmbedding, QuantizedEmbedding, ShardedEmbedding, achieved_bandwidth, dequantize_rows,
-    embedding_memory, format_bytes, lookup_bytes, measure_memory_bandwidth, profile_lookup, quantize_rows,
-    reduce_bags, route_to_shards, sample_token_ids, sparse_embedding_backward, sparse_sgd_update)
+    EmbeddingBag, EmbeddingMemory, MemmapEmbedding, QuantizedEmbedding, ShardedEmbedding, achieved_bandwidth,
+    dequantize_rows, embedding_memory, format_bytes, lookup_bytes, quantize_rows, reduce_bags, route_to_shards,
+    sparse_embedding_backward, sparse_sgd_update)
 from tinytorch_lite.core.embeddings import Embedding, embedding_backward
 from tinytorch_lite.core.tensor import Tensor
 from helpers import assert_freed_without_cyclic_gc, needs_torch
@@ -86,36 +86,6 @@ def test_embedding_memory_is_measured_by_tracemalloc():
     del moments
 
 
-def test_model_embeddings_carry_sources_and_shares():
-    names = {m.name for m in MODEL_EMBEDDINGS}
-    for required in ("GPT-2 small", "BERT-base", "T5-base", "Llama 2 7B", "Llama 3 8B", "Gemma 2B"):
-        assert required in names
-    assert any(name.startswith("DLRM") for name in names)
-    assert all(m.source for m in MODEL_EMBEDDINGS)
-    by_name = {m.name: m for m in MODEL_EMBEDDINGS}
-    assert by_name["GPT-2 small"].embedding_params == 50257 * 768
-    assert by_name["Llama 3 8B"].embedding_params == 2 * 128256 * 4096  # untied: input and output tables
-    assert by_name["GPT-2 small"].embedding_share == pytest.approx(0.311, abs=0.001)
-    assert 0.99 < next(m for m in MODEL_EMBEDDINGS if m.tied is None).embedding_share < 1.01
-
-
-def test_plot_helpers_draw_on_given_axes():
-    matplotlib = pytest.importorskip("matplotlib")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from tinytorch_lite.core.embedding_systems import (plot_embedding_share, plot_memory_scaling, plot_profile,
-                                                       plot_training_memory)
-    fig, axes = plt.subplots(1, 5)
-    assert len(plot_memory_scaling(ax=axes[0]).lines) == 6
-    assert len(plot_embedding_share(ax=axes[1]).patches) >= len(MODEL_EMBEDDINGS)
-    assert plot_training_memory(ax=axes[2]).patches
-    records = profile_lookup(vocab_sizes=(64, 256), num_ids=(32,), embedding_dim=8, repeats=1, copy_gbps=10.0)
-    plot_profile(records, cache_mib=1.0, axes=axes[3:])
-    assert len(axes[3].lines) == 4  # three distributions and the cache line
-    plt.close(fig)
-
-
 # Bandwidth
 
 def test_lookup_bytes_counts_reads_and_writes():
@@ -147,36 +117,6 @@ def test_bandwidth_reproduces_cited_cpu_measurement():
 def test_achieved_bandwidth_rejects_zero_time():
     with pytest.raises(ValueError, match="positive"):
         achieved_bandwidth(100, 0.0, 10.0)
-
-
-def test_measure_memory_bandwidth_is_a_plausible_number():
-    gbps = measure_memory_bandwidth(num_bytes=8 * 2**20, repeats=2)
-    assert 0.1 < gbps < 10_000
-
-
-def test_profile_lookup_records():
-    records = profile_lookup(vocab_sizes=(50, 500), num_ids=(16, 64), embedding_dim=8, repeats=1, copy_gbps=20.0)
-    assert len(records) == 2 * 2 * 3
-    for r in records:
-        assert r["forward_s"] > 0 and r["backward_s"] > 0 and r["layer_s"] > 0
-        assert r["tokens_per_s"] == pytest.approx(r["num_ids"] / r["forward_s"])
-        assert r["forward_gbps"] == pytest.approx(2 * r["num_ids"] * 8 * 4 / r["forward_s"] / 1e9)
-        assert r["forward_fraction"] == pytest.approx(r["forward_gbps"] / 20.0)
-        assert r["table_mib"] == pytest.approx(r["vocab_size"] * 8 * 4 / 2**20)
-
-
-@pytest.mark.parametrize("distribution", ["sequential", "uniform", "zipf"])
-def test_sample_token_ids_stay_in_range(distribution):
-    ids = sample_token_ids(distribution, 5000, 100, rng=0)
-    assert ids.shape == (5000,) and ids.min() >= 0 and ids.max() < 100
-    if distribution == "zipf":  # rank 1 is about twice as frequent as rank 2
-        counts = np.bincount(ids, minlength=100)
-        assert counts[0] > 1.5 * counts[1] > 0
-
-
-def test_sample_token_ids_rejects_unknown_distribution():
-    with pytest.raises(ValueError, match="zipf"):
-        sample_token_ids("gaussian", 10, 10)
 
 
 # Quantization

@@ -1,4 +1,4 @@
-"""Tests of tinytorch_lite.core.extrapolation, the extrapolation lab of Module 12 part 2.
+"""Tests of tinytorch_lite.analysis.extrapolation, the extrapolation lab of Module 12 part 2.
 
 The lab runs here with a tiny configuration (a few Adam steps, one seed), so these tests check the
 machinery, not the experiment's outcome: shapes, determinism, the learned table's untrained rows,
@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from tinytorch_lite.core.extrapolation import (
+from tinytorch_lite.analysis.extrapolation import (
     SCHEMES,
     LabConfig,
     LabResults,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from tinytorch_lite.core.timing import best_seconds
+from tinytorch_lite.analysis.timing import best_seconds
 
 
 def test_best_seconds_warms_up_then_returns_the_fastest_call():

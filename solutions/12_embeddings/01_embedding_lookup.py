@@ -55,7 +55,7 @@ from tinytorch_lite.core.tensor import Tensor
 # this one timer.
 
 # %%
-#| export core.timing
+#| export analysis.timing
 import time
 
 

@@ -16,7 +16,7 @@
 #
 # Input checks, error messages and the experiment are given. Everything marked for export is
 # compiled into `tinytorch_lite.core.embeddings`, next to the `Embedding` of part 1; the experiment
-# goes to `tinytorch_lite.core.extrapolation`.
+# goes to `tinytorch_lite.analysis.extrapolation`.
 
 # %%
 #| default_exp core.embeddings
@@ -31,7 +31,7 @@ import numpy as np
 
 from tinytorch_lite.core.embeddings import Embedding, _check_size  # part 1
 from tinytorch_lite.core.tensor import Tensor
-from tinytorch_lite.core.timing import best_seconds
+from tinytorch_lite.analysis.timing import best_seconds
 
 # %% [markdown]
 # ## 1. Why order matters
@@ -810,12 +810,12 @@ else:
 #
 # The numbers above are the defaults of `LabConfig`; change any of them with
 # `LabConfig(offset=8)`, for example. The code below is compiled into
-# `tinytorch_lite.core.extrapolation`, and the book runs the same experiment with it. It uses the
+# `tinytorch_lite.analysis.extrapolation`, and the book runs the same experiment with it. It uses the
 # package's `EmbeddingLayer` and `RotaryEmbedding` (the reference versions of what you wrote
 # above), so the lab runs whatever state your cells above are in.
 
 # %%
-#| export core.extrapolation
+#| export analysis.extrapolation
 import math
 import time
 from dataclasses import dataclass
@@ -1011,7 +1011,7 @@ print(f"trained {len(config.schemes) * len(config.seeds)} models in {results.sec
 # range of the unseen accuracy over the seeds.
 
 # %%
-#| export core.extrapolation
+#| export analysis.extrapolation
 _STYLES = {"none": ("#999999", ":"), "learned": ("#E69F00", "--"),     # Okabe-Ito colours,
            "sinusoidal": ("#0072B2", "-."), "rotary": ("#009E73", "-")}  # safe for colour blindness
 
@@ -1088,7 +1088,7 @@ figure = plot_lab(results)
 # (try `offset`, `train_length` or `steps` in `LabConfig`).
 
 # %%
-#| export core.extrapolation
+#| export analysis.extrapolation
 def _verdict(row):
     if row["seen"] < 0.9:
         return f"did not learn the task even at the training length (accuracy {row['seen']:.2f})"

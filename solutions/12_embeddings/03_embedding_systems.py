@@ -41,14 +41,16 @@ import tracemalloc
 
 import matplotlib.pyplot as plt
 
+from tinytorch_lite.analysis.timing import best_seconds
+from tinytorch_lite.core.embeddings import Embedding
+
 # %%
 #| export
 from dataclasses import dataclass
 
 import numpy as np
 
-from tinytorch_lite.core.embeddings import Embedding, embedding_backward
-from tinytorch_lite.core.timing import best_seconds
+from tinytorch_lite.core.embeddings import embedding_backward
 from tinytorch_lite.core.embeddings import _validate_token_ids as _check_token_ids  # same errors as part 1
 from tinytorch_lite.core.tensor import Tensor
 
@@ -240,7 +242,10 @@ del embedding, first_moment, second_moment, output
 # For DLRM, the recommender benchmark, `table_rows` counts all 26 tables together.
 
 # %%
-#| export
+#| export analysis.reference
+from dataclasses import dataclass
+
+
 @dataclass(frozen=True)
 class ModelEmbedding:
     """Embedding facts of one published model; `tied` is None where there is no output vocabulary."""
@@ -303,10 +308,15 @@ print(f"\nThe vocabulary tables range from {shares[smallest]:.1%} of all paramet
 # Three pictures of the same formula: the memory of one table against vocabulary size for two
 # widths and three dtypes (a straight line on log axes: memory is linear in $V$); the share of the
 # vocabulary tables in real models; and what Adam training multiplies it to. The plotting helpers
-# live in the package so the course website draws the same figures.
+# live in the package (`tinytorch_lite.analysis.plots`) so the course website draws the same figures.
 
 # %%
-#| export
+#| export analysis.plots
+import numpy as np
+
+from tinytorch_lite.analysis.reference import MODEL_EMBEDDINGS
+from tinytorch_lite.core import embedding_systems
+
 _COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")  # Okabe-Ito, colour-blind safe
 
 
@@ -324,7 +334,8 @@ def plot_memory_scaling(widths=(768, 4096), dtypes=("float32", "bfloat16", "int8
     vocab_sizes = np.logspace(3, 6, 31).astype(int)
     for colour, width in zip(_COLOURS, widths):
         for style, dtype in zip(("-", "--", ":"), dtypes):
-            mib = [embedding_memory(v, width, dtype, tied=True).total_bytes / 2**20 for v in vocab_sizes]
+            mib = [embedding_systems.embedding_memory(v, width, dtype, tied=True).total_bytes / 2**20
+                   for v in vocab_sizes]
             ax.loglog(vocab_sizes, mib, style, color=colour, label=f"D={width}, {dtype}")
     ax.set(xlabel="vocab_size", ylabel="table memory (MiB)", title="One embedding table")
     ax.legend(fontsize="small")
@@ -349,7 +360,8 @@ def plot_training_memory(models=MODEL_EMBEDDINGS, dtype="float32", optimizer="ad
     """Weights, gradients and optimizer state of each model's token tables during training (GiB)."""
     ax = _axes(ax, figsize=(6, 4))
     models = [m for m in models if m.tied is not None]
-    records = [embedding_memory(m.vocab_size, m.hidden_size, dtype, m.tied, True, optimizer) for m in models]
+    records = [embedding_systems.embedding_memory(m.vocab_size, m.hidden_size, dtype, m.tied, True, optimizer)
+               for m in models]
     left = np.zeros(len(models))
     parts = (("weight_bytes", "weights"), ("grad_bytes", "gradients"), ("optimizer_bytes", "optimizer state"))
     for colour, (field, label) in zip(_COLOURS, parts):
@@ -388,7 +400,14 @@ plt.show()
 # caches.
 
 # %%
-#| export
+#| export analysis.profiling
+import numpy as np
+
+from tinytorch_lite.analysis.timing import best_seconds
+from tinytorch_lite.core import embedding_systems
+from tinytorch_lite.core.embeddings import Embedding, embedding_backward
+
+
 def measure_memory_bandwidth(num_bytes=256 * 2**20, repeats=5):
     """This machine's copy bandwidth in GB/s (bytes read plus written, 10**9 bytes/s): a gather's ceiling.
 
@@ -432,7 +451,7 @@ def achieved_bandwidth(num_bytes, seconds, copy_gbps):
 # kind; your two functions must reproduce the GB/s and the percentages stated there from the times.
 
 # %%
-#| export
+#| export analysis.reference
 # Source: shared/reference/gpu_h200_embedding.json and perf_baseline.md of this course
 # (one NVIDIA H200, PyTorch 2.11.0+cu130; medians of 9 runs after 2 warm-ups; bytes read plus written).
 H200_COPY_GBPS = 4182.801253763569
@@ -509,7 +528,7 @@ assert fraction_high_copy < 0.73 < fraction_low_copy, "the CPU reference reports
 # fetching each row from a random place in memory?
 
 # %%
-#| export
+#| export analysis.profiling
 def sample_token_ids(distribution, num_ids, vocab_size, rng=None, zipf_exponent=1.0):
     """Token ids drawn 'sequential' (0, 1, 2, ... wrapping), 'uniform', or 'zipf' (rank k has weight 1/(k+1)**s)."""
     rng = np.random.default_rng(rng)
@@ -548,10 +567,12 @@ def profile_lookup(vocab_sizes=(4096, 65536, 524288), num_ids=(1024, 8192), embe
                 forward_s = best_seconds(lambda: np.take(embedding.weight.data, ids, axis=0, out=out, mode="clip"), repeats)
                 layer_s = best_seconds(lambda: embedding(ids), repeats)
                 backward_s = best_seconds(lambda: embedding_backward(ids, grad_output, vocab_size), repeats)
-                backward_bytes = vocab_size * embedding_dim * itemsize + lookup_bytes(n, embedding_dim, itemsize, "backward")
-                forward_gbps, forward_fraction = achieved_bandwidth(
-                    lookup_bytes(n, embedding_dim, itemsize), forward_s, copy_gbps)
-                backward_gbps, backward_fraction = achieved_bandwidth(backward_bytes, backward_s, copy_gbps)
+                backward_bytes = (vocab_size * embedding_dim * itemsize
+                                  + embedding_systems.lookup_bytes(n, embedding_dim, itemsize, "backward"))
+                forward_gbps, forward_fraction = embedding_systems.achieved_bandwidth(
+                    embedding_systems.lookup_bytes(n, embedding_dim, itemsize), forward_s, copy_gbps)
+                backward_gbps, backward_fraction = embedding_systems.achieved_bandwidth(
+                    backward_bytes, backward_s, copy_gbps)
                 records.append(dict(
                     vocab_size=vocab_size, num_ids=n, embedding_dim=embedding_dim, distribution=distribution,
                     table_mib=vocab_size * embedding_dim * itemsize / 2**20, forward_s=forward_s,
@@ -562,6 +583,8 @@ def profile_lookup(vocab_sizes=(4096, 65536, 524288), num_ids=(1024, 8192), embe
     return records
 
 
+# %%
+#| export analysis.plots
 def plot_profile(records, num_ids=None, cache_mib=None, axes=None):
     """Forward fraction of copy bandwidth and backward time against table size, one line per distribution."""
     import matplotlib.pyplot as plt

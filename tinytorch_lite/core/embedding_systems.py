@@ -7,20 +7,8 @@ __all__ = [
     'format_bytes',
     'EmbeddingMemory',
     'embedding_memory',
-    'ModelEmbedding',
-    'MODEL_EMBEDDINGS',
-    'plot_memory_scaling',
-    'plot_embedding_share',
-    'plot_training_memory',
-    'measure_memory_bandwidth',
     'lookup_bytes',
     'achieved_bandwidth',
-    'H200_COPY_GBPS',
-    'H200_EMBEDDING',
-    'CPU_REFERENCE',
-    'sample_token_ids',
-    'profile_lookup',
-    'plot_profile',
     'quantize_rows',
     'dequantize_rows',
     'QuantizedEmbedding',
@@ -39,8 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinytorch_lite.core.embeddings import Embedding, embedding_backward
-from tinytorch_lite.core.timing import best_seconds
+from tinytorch_lite.core.embeddings import embedding_backward
 from tinytorch_lite.core.embeddings import _validate_token_ids as _check_token_ids  # same errors as part 1
 from tinytorch_lite.core.tensor import Tensor
 
@@ -117,122 +104,6 @@ def embedding_memory(vocab_size, embedding_dim, dtype="float32", tied=False, tra
                            weight_bytes, grad_bytes, optimizer_bytes)
 
 
-@dataclass(frozen=True)
-class ModelEmbedding:
-    """Embedding facts of one published model; `tied` is None where there is no output vocabulary."""
-
-    name: str
-    vocab_size: int
-    hidden_size: int
-    tied: object
-    positional: str
-    max_positions: object
-    total_params: int
-    source: str
-    table_rows: int = 0
-
-    @property
-    def embedding_params(self):
-        """Parameters of the token tables: input table, plus the output projection when untied."""
-        rows = self.table_rows or self.vocab_size
-        return rows * self.hidden_size * (2 if self.tied is False else 1)
-
-    @property
-    def embedding_share(self):
-        return self.embedding_params / self.total_params
-
-
-# Source: shared/reference/model_embeddings.csv of this course (each row names its own source).
-MODEL_EMBEDDINGS = (
-    ModelEmbedding("GPT-2 small", 50257, 768, True, "learned absolute", 1024, 124_000_000,
-                   "HF config gpt2: vocab_size, n_embd, n_positions; total from the model card"),
-    ModelEmbedding("GPT-2 XL", 50257, 1600, True, "learned absolute", 1024, 1_558_000_000,
-                   "HF config gpt2-xl; total from the model card"),
-    ModelEmbedding("GPT-3 175B", 50257, 12288, True, "learned absolute", 2048, 175_000_000_000,
-                   "Brown et al. 2020, Table 2.1"),
-    ModelEmbedding("BERT-base", 30522, 768, True, "learned absolute", 512, 110_000_000,
-                   "HF config bert-base-uncased (plus a 2 x 768 token-type table)"),
-    ModelEmbedding("T5-base", 32128, 768, True, "relative bias (32 buckets)", None, 223_000_000,
-                   "HF config t5-base; v1.1 unties the output layer"),
-    ModelEmbedding("Llama 2 7B", 32000, 4096, False, "RoPE (base 10000)", 4096, 6_740_000_000,
-                   "HF config Llama-2-7b"),
-    ModelEmbedding("Llama 3 8B", 128256, 4096, False, "RoPE (base 500000)", 8192, 8_030_000_000,
-                   "HF config Meta-Llama-3-8B: rope_theta 500000"),
-    ModelEmbedding("Gemma 2B", 256000, 2048, True, "RoPE", 8192, 2_510_000_000,
-                   "Gemma tech report (vocabulary listed there as 256128)"),
-    ModelEmbedding("Gemma 7B", 256000, 3072, True, "RoPE", 8192, 8_540_000_000, "Gemma tech report"),
-    ModelEmbedding("DLRM (MLPerf Criteo 1TB)", 40_000_000, 128, None, "none", None, 26_100_000_000,
-                   "MLPerf DLRM: 26 tables of dim 128, rows capped at 40M; 204.2M rows in all (~97 GiB fp32); "
-                   "vocab_size here is the largest table", table_rows=204_200_000),
-)
-
-
-_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")  # Okabe-Ito, colour-blind safe
-
-
-def _axes(ax, figsize=(6, 3.5)):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return ax
-
-
-def plot_memory_scaling(widths=(768, 4096), dtypes=("float32", "bfloat16", "int8"), ax=None):
-    """Memory of one table against vocabulary size, for several widths and dtypes (log-log)."""
-    ax = _axes(ax)
-    vocab_sizes = np.logspace(3, 6, 31).astype(int)
-    for colour, width in zip(_COLOURS, widths):
-        for style, dtype in zip(("-", "--", ":"), dtypes):
-            mib = [embedding_memory(v, width, dtype, tied=True).total_bytes / 2**20 for v in vocab_sizes]
-            ax.loglog(vocab_sizes, mib, style, color=colour, label=f"D={width}, {dtype}")
-    ax.set(xlabel="vocab_size", ylabel="table memory (MiB)", title="One embedding table")
-    ax.legend(fontsize="small")
-    return ax
-
-
-def plot_embedding_share(models=MODEL_EMBEDDINGS, ax=None):
-    """Share of all parameters held by the token tables of real models, coloured by tying."""
-    ax = _axes(ax, figsize=(6, 4))
-    colour = {True: _COLOURS[0], False: _COLOURS[1], None: "#999999"}
-    names = [m.name for m in models]
-    ax.barh(names, [100 * m.embedding_share for m in models], color=[colour[m.tied] for m in models])
-    ax.invert_yaxis()
-    ax.set(xlabel="token tables, % of all parameters", title="Embedding share of real models")
-    for label, key in (("tied", True), ("untied", False), ("no output vocabulary", None)):
-        ax.bar(0, 0, color=colour[key], label=label)
-    ax.legend(fontsize="small", loc="upper right")
-    return ax
-
-
-def plot_training_memory(models=MODEL_EMBEDDINGS, dtype="float32", optimizer="adam", ax=None):
-    """Weights, gradients and optimizer state of each model's token tables during training (GiB)."""
-    ax = _axes(ax, figsize=(6, 4))
-    models = [m for m in models if m.tied is not None]
-    records = [embedding_memory(m.vocab_size, m.hidden_size, dtype, m.tied, True, optimizer) for m in models]
-    left = np.zeros(len(models))
-    parts = (("weight_bytes", "weights"), ("grad_bytes", "gradients"), ("optimizer_bytes", "optimizer state"))
-    for colour, (field, label) in zip(_COLOURS, parts):
-        gib = np.array([getattr(r, field) for r in records]) / 2**30
-        ax.barh([m.name for m in models], gib, left=left, color=colour, label=label)
-        left += gib
-    ax.invert_yaxis()
-    ax.set(xlabel="GiB", title=f"Training the token tables ({dtype}, {optimizer})")
-    ax.legend(fontsize="small", loc="lower right")
-    return ax
-
-
-def measure_memory_bandwidth(num_bytes=256 * 2**20, repeats=5):
-    """This machine's copy bandwidth in GB/s (bytes read plus written, 10**9 bytes/s): a gather's ceiling.
-
-    Use a `num_bytes` well above the last-level cache, or you measure the cache instead.
-    """
-    source = np.ones(num_bytes // 4, dtype=np.float32)
-    target = np.empty_like(source)
-    seconds = best_seconds(lambda: np.copyto(target, source), repeats)
-    return 2 * source.nbytes / seconds / 1e9
-
-
 def lookup_bytes(num_ids, embedding_dim, itemsize=4, direction="forward"):
     """Bytes a lookup moves, reads plus writes (ids not counted).
 
@@ -251,109 +122,6 @@ def achieved_bandwidth(num_bytes, seconds, copy_gbps):
         raise ValueError(f"seconds and copy_gbps must be positive, got {seconds} and {copy_gbps}")
     gbps = num_bytes / seconds / 1e9
     return gbps, gbps / copy_gbps
-
-
-# Source: shared/reference/gpu_h200_embedding.json and perf_baseline.md of this course
-# (one NVIDIA H200, PyTorch 2.11.0+cu130; medians of 9 runs after 2 warm-ups; bytes read plus written).
-H200_COPY_GBPS = 4182.801253763569
-H200_EMBEDDING = tuple(
-    dict(zip(("case", "vocab_size", "embedding_dim", "num_ids", "dtype", "forward_ms", "forward_gbps",
-              "forward_percent_of_copy", "scatter_ms", "scatter_gbps", "dense_backward_ms"), row))
-    for row in (
-        ("gpt2", 50257, 768, 8192, "float32", 0.027712000533938408, 1816.240149763266, 43.421622008195186,
-         0.04700800031423569, 1606.0558095498627, 0.315744012594223),
-        ("gpt2", 50257, 768, 8192, "bfloat16", 0.028031999245285988, 897.7534488280218, 21.462971687221522,
-         0.0589120015501976, 640.7647848772401, 0.30131199955940247),
-        ("gpt2_big_batch", 50257, 768, 65536, "float32", 0.11903999745845795, 3382.503298023978,
-         80.8669380353775, 0.3787519931793213, 1594.6576833301149, 0.8081920146942139),
-        ("llama3", 128256, 4096, 16384, "float32", 0.1565759927034378, 3428.820106648523, 81.9742535833699,
-         0.470304012298584, 1712.310222624109, 1.5061759948730469),
-        ("llama3", 128256, 4096, 16384, "bfloat16", 0.09567999839782715, 2805.5545620295084,
-         67.07358040273007, 0.5761600136756897, 698.8565232620366, 1.3295680284500122),
-        ("dlrm_table", 40_000_000, 128, 262144, "float32", 0.1693439930677414, 1585.148968895636,
-         37.896827334776255, 0.374208003282547, 1076.014356902932, 5.065919876098633),
-    )
-)
-# Source: shared/reference/perf_baseline.md (2 vCPU AMD EPYC under KVM, AVX-512, 32 MiB L3, numpy 2.4.6,
-# one thread): GPT-2-sized table, 8,192 ids, np.take(mode="clip") after a bounds check.
-CPU_REFERENCE = {"copy_gbps": (42.0, 44.0), "vocab_size": 50257, "embedding_dim": 768, "num_ids": 8192,
-                 "forward_ms_uniform": 1.62, "forward_ms_zipf": 1.24, "percent_of_copy": (73, 96),
-                 "torch_index_select_ms": 1.70, "torch_dense_backward_ms": 12.3}
-
-
-def sample_token_ids(distribution, num_ids, vocab_size, rng=None, zipf_exponent=1.0):
-    """Token ids drawn 'sequential' (0, 1, 2, ... wrapping), 'uniform', or 'zipf' (rank k has weight 1/(k+1)**s)."""
-    rng = np.random.default_rng(rng)
-    if distribution == "sequential":
-        return np.arange(num_ids, dtype=np.int64) % vocab_size
-    if distribution == "uniform":
-        return rng.integers(0, vocab_size, size=num_ids)
-    if distribution == "zipf":
-        weights = 1.0 / np.arange(1, vocab_size + 1) ** zipf_exponent
-        return rng.choice(vocab_size, size=num_ids, p=weights / weights.sum())
-    raise ValueError(f"unknown distribution {distribution!r}; use 'sequential', 'uniform' or 'zipf'")
-
-
-def profile_lookup(vocab_sizes=(4096, 65536, 524288), num_ids=(1024, 8192), embedding_dim=64,
-                   distributions=("sequential", "uniform", "zipf"), repeats=5, copy_gbps=None, seed=0):
-    """Lookup times (fastest of `repeats`) over table sizes, batch sizes and id distributions, as records.
-
-    forward_s times the gather of Embedding.forward (np.take after its bounds check) into a reused output
-    buffer, as a framework's caching allocator provides; layer_s the whole `embedding(ids)` call, which
-    also validates the ids and allocates the output; backward_s the dense `embedding_backward`, whose
-    bytes include zeroing the [vocab_size, embedding_dim] gradient. GB/s and fractions are of copy_gbps
-    (measured with measure_memory_bandwidth() when None).
-    """
-    copy_gbps = measure_memory_bandwidth() if copy_gbps is None else copy_gbps
-    rng = np.random.default_rng(seed)
-    records = []
-    for vocab_size in vocab_sizes:
-        # np.full writes every page, so the table is really in memory (np.zeros would map one shared zero page)
-        embedding = Embedding.from_pretrained(np.full((vocab_size, embedding_dim), 0.5, np.float32), freeze=False)
-        itemsize = embedding.weight.data.itemsize
-        for n in num_ids:
-            grad_output = rng.standard_normal((n, embedding_dim), dtype=np.float32)
-            out = np.empty((n, embedding_dim), np.float32)
-            for distribution in distributions:
-                ids = sample_token_ids(distribution, n, vocab_size, rng)
-                forward_s = best_seconds(lambda: np.take(embedding.weight.data, ids, axis=0, out=out, mode="clip"), repeats)
-                layer_s = best_seconds(lambda: embedding(ids), repeats)
-                backward_s = best_seconds(lambda: embedding_backward(ids, grad_output, vocab_size), repeats)
-                backward_bytes = vocab_size * embedding_dim * itemsize + lookup_bytes(n, embedding_dim, itemsize, "backward")
-                forward_gbps, forward_fraction = achieved_bandwidth(
-                    lookup_bytes(n, embedding_dim, itemsize), forward_s, copy_gbps)
-                backward_gbps, backward_fraction = achieved_bandwidth(backward_bytes, backward_s, copy_gbps)
-                records.append(dict(
-                    vocab_size=vocab_size, num_ids=n, embedding_dim=embedding_dim, distribution=distribution,
-                    table_mib=vocab_size * embedding_dim * itemsize / 2**20, forward_s=forward_s,
-                    layer_s=layer_s, backward_s=backward_s, tokens_per_s=n / forward_s, forward_gbps=forward_gbps,
-                    forward_fraction=forward_fraction, backward_gbps=backward_gbps,
-                    backward_fraction=backward_fraction, copy_gbps=copy_gbps))
-        del embedding
-    return records
-
-
-def plot_profile(records, num_ids=None, cache_mib=None, axes=None):
-    """Forward fraction of copy bandwidth and backward time against table size, one line per distribution."""
-    import matplotlib.pyplot as plt
-
-    num_ids = max(r["num_ids"] for r in records) if num_ids is None else num_ids
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
-    distributions = dict.fromkeys(r["distribution"] for r in records)
-    for colour, distribution in zip(_COLOURS, distributions):
-        rows = sorted((r for r in records if r["distribution"] == distribution and r["num_ids"] == num_ids),
-                      key=lambda r: r["table_mib"])
-        mib = [r["table_mib"] for r in rows]
-        axes[0].semilogx(mib, [100 * r["forward_fraction"] for r in rows], "o-", color=colour, label=distribution)
-        axes[1].loglog(mib, [1e3 * r["backward_s"] for r in rows], "o-", color=colour, label=distribution)
-    axes[0].set(xlabel="table size (MiB)", ylabel="% of copy bandwidth", title=f"Forward, {num_ids:,} ids")
-    axes[1].set(xlabel="table size (MiB)", ylabel="ms", title=f"Dense backward, {num_ids:,} ids")
-    for ax in axes:
-        if cache_mib:
-            ax.axvline(cache_mib, color="#999999", linestyle="--", label="last-level cache")
-        ax.legend(fontsize="small")
-    return axes
 
 
 def quantize_rows(weights, bits=8):
