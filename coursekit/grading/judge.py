@@ -26,6 +26,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from .. import package_view
+from ..sources import solution_notebooks
 from . import kernel, sandbox
 from .judge_rewrite import rewrite_test
 
@@ -216,7 +217,8 @@ class JudgedExecute(NbGraderPreprocessor):
         work = runtime / f"judge-{notebook}"
         (work / "cwd").mkdir(parents=True)
         view = work / "package"
-        preload = package_view.build(view, package_view.notebooks_allowed(assignment, notebook))
+        graded = next((nb for nb in solution_notebooks() if (nb.assignment, nb.name) == (assignment, notebook)), None)
+        preload = package_view.build(view, package_view.notebooks_allowed(assignment, notebook), graded)
         job_cells = [dict(c, source=rewrite_test(c["source"]) if c["kind"] == "test" else c["source"])
                      for c in cells]
         job = {"cells": job_cells, "token": secrets.token_hex(32), "output_bytes": limits.output_bytes,

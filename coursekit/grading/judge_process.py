@@ -35,6 +35,10 @@ def _judge():  # everything lives in this function's locals, out of reach of the
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
+    main = types.ModuleType("__main__")
+    namespace = main.__dict__
+    namespace["display"] = lambda *objects, **_: print(*objects)
+    sys.modules["__main__"] = main
     sys.path.insert(0, job["view"])  # the part of tinytorch_lite this notebook may import
     for name in job["preload"]:
         try:
@@ -299,10 +303,6 @@ def _judge():  # everything lives in this function's locals, out of reach of the
         def text(self):
             return "".join(self.parts)
 
-    main = ModuleType("__main__")
-    namespace = main.__dict__
-    namespace["display"] = lambda *objects, **_: print(*objects)
-    sys.modules["__main__"] = main
     instructor: dict = {}  # name -> the value the instructor's cells last bound it to
     student_names: set = set()
 
