@@ -98,7 +98,10 @@ def test_an_attack_fails_the_test_it_targets(name):
                                          ("import gc\ngc.get_objects()", "gc.get_objects"),
                                          ("import ctypes\nctypes.string_at(id(1), 8)", "ctypes.string_at"),
                                          ("import numpy\nnumpy.ctypeslib.ctypes.c_char.from_address(id(1))", "ctypes.cdata"),
-                                         ("open('/proc/self/mem', 'rb')", "/proc/self/mem")])
+                                         ("open('/proc/self/mem', 'rb')", "/proc/self/mem"),
+                                         ("import os\nos.open(b'/proc/self/mem', os.O_RDONLY)", "/proc/self/mem"),
+                                         ("import os\nos.chdir('/proc/self')\nopen('mem', 'rb')", "mem"),
+                                         ("class P(str):\n    pass\nopen(P('/etc/hostname'))", "pathlib paths")])
 def test_what_would_reach_the_judge_itself_is_refused(code, event):
     result = _run([("student", code)])
     assert event in (result.done[0]["evalue"] or ""), result.done[0]
