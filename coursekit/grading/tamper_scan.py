@@ -10,7 +10,14 @@ changes a score. It reads source with `ast` only: nothing of the submission runs
 from __future__ import annotations
 
 import ast
+import json
 from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from ..export import PACKAGE, collect, public_names
+from ..sources import solution_notebooks
 
 MAX_FINDINGS = 20
 
@@ -160,9 +167,6 @@ def graded_names(notebook) -> set[str]:
     """What the given solution notebook asks the student to write, as importable names: each name its
     export cells define ("tinytorch_lite.core.embeddings.RotaryEmbedding") and each module only it
     exports ("tinytorch_lite.core.tokenization")."""
-    from ..export import PACKAGE, collect, public_names
-    from ..sources import solution_notebooks
-
     everything = collect(solution_notebooks())
     names = set()
     for module, parts in collect([notebook]).items():
@@ -210,3 +214,32 @@ def scan(student_cells: list[tuple[str, str]], instructor_sources: list[str], gr
             scanner.found.append((0, "the cell could not be scanned (too deeply nested)"))
         findings += [Finding(label, line, what) for line, what in dict.fromkeys(scanner.found)]
     return findings[:MAX_FINDINGS]
+
+
+def review(assignment: str, autograded: Path, runtime: Path) -> list[str]:
+    """For the worker: the scan's findings in the student's cells of each autograded notebook (cells
+    that are solution cells or not in the instructor's source), and what the judge saw at run time."""
+    sources = {nb.name: nb for nb in solution_notebooks() if nb.assignment == assignment}
+    reasons = []
+    for path in sorted(autograded.glob("*.ipynb")):
+        report = runtime / f"judge-{path.stem}" / "report.json"  # written by judge.JudgedExecute
+        if report.exists():
+            reasons += [f"{path.stem}: {t}" for t in json.loads(report.read_text())["tampered"]]
+        try:
+            cells = nbformat.read(path, as_version=4).cells
+        except Exception:  # noqa: BLE001  a notebook nbgrader could not read has its own note
+            continue
+        known = {c.source.strip() for c in sources[path.stem].read().cells} if path.stem in sources else set()
+        student, others = [], []
+        for number, cell in enumerate(cells, start=1):
+            if cell.get("cell_type") != "code":
+                continue
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("solution") or str(cell.get("source", "")).strip() not in known:
+                label = f"{path.stem}, cell {number}" + (f" (`{meta['grade_id']}`)" if meta.get("grade_id") else "")
+                student.append((label, str(cell.get("source", ""))))
+            else:
+                others.append(str(cell.get("source", "")))
+        graded = graded_names(sources[path.stem]) if path.stem in sources else set()
+        reasons += [str(f) for f in scan(student, others, graded)]
+    return reasons

@@ -1,7 +1,7 @@
 """Grade one staged submission in its own process: `python -m coursekit.grading.worker <work_dir>`.
 
 The work directory holds a private nbgrader course (a copy of the assignment's gradebook template and
-the submission) and request.json; nbgrader autogrades there, with the kernel in the sandbox, and the
+the submission) and request.json; nbgrader autogrades there, its Execute step replaced by the judge in the sandbox (judge.py), and the
 worker writes result.json: per test its points, pass/fail and error message. The real gradebook is
 never opened here; the parent merges result.json into it.
 """
@@ -105,38 +105,8 @@ def run(work_dir: Path) -> dict:
                     "message": message}
     if not outcome.get("success"):
         failures.insert(0, _nbgrader_failure(outcome.get("log") or "", outcome.get("error") or ""))
-    review = _review(assignment, autograded, work_dir / "runtime")
+    review = tamper_scan.review(assignment, autograded, work_dir / "runtime")  # the judge's hook
     return {"tests": tests, "failures": failures + [REVIEW_NOTE + r for r in review], "review": review}
-
-
-# -- judge hook (judge.py, tamper_scan.py): what an instructor should look at ---------------------------
-def _review(assignment: str, autograded: Path, runtime: Path) -> list[str]:
-    """The tamper scan's findings in the student's cells, and what the judge saw at run time."""
-    from ..sources import solution_notebooks
-    sources = {nb.name: nb for nb in solution_notebooks() if nb.assignment == assignment}
-    reasons = []
-    for path in sorted(autograded.glob("*.ipynb")):
-        report = runtime / f"judge-{path.stem}" / "report.json"
-        if report.exists():
-            reasons += [f"{path.stem}: {t}" for t in json.loads(report.read_text())["tampered"]]
-        try:
-            cells = nbformat.read(path, as_version=4).cells
-        except Exception:  # noqa: BLE001  a notebook nbgrader could not read has its own note
-            continue
-        known = {c.source.strip() for c in sources[path.stem].read().cells} if path.stem in sources else set()
-        student, others = [], []
-        for number, cell in enumerate(cells, start=1):
-            if cell.get("cell_type") != "code":
-                continue
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            if meta.get("solution") or str(cell.get("source", "")).strip() not in known:
-                label = f"{path.stem}, cell {number}" + (f" (`{meta['grade_id']}`)" if meta.get("grade_id") else "")
-                student.append((label, str(cell.get("source", ""))))
-            else:
-                others.append(str(cell.get("source", "")))
-        graded = tamper_scan.graded_names(sources[path.stem]) if path.stem in sources else set()
-        reasons += [str(f) for f in tamper_scan.scan(student, others, graded)]
-    return reasons
 
 
 def _nbgrader_failure(log: str, error: str) -> str:
