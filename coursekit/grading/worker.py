@@ -1,9 +1,10 @@
 """Grade one staged submission in its own process: `python -m coursekit.grading.worker <work_dir>`.
 
 The work directory holds a private nbgrader course (a copy of the assignment's gradebook template and
-the submission) and request.json; nbgrader autogrades there, its Execute step replaced by the judge in the sandbox (judge.py), and the
-worker writes result.json: per test its points, pass/fail and error message. The real gradebook is
-never opened here; the parent merges result.json into it.
+the submission) and request.json; nbgrader autogrades there, with its Execute step replaced by the
+judge in the sandbox (judge.py), and the worker writes result.json: per test its points, pass/fail
+and error message, and the review notes. The real gradebook is never opened here; the parent
+merges result.json into it.
 """
 from __future__ import annotations
 
