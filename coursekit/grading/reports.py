@@ -12,8 +12,9 @@ from pathlib import Path
 
 from .. import gradebook
 from .runner import Outcome
+from .worker import REVIEW_NOTE
 
-GRADES_COLUMNS = ["student_id", "assignment", "score", "max_score", "notes"]
+GRADES_COLUMNS = ["student_id", "assignment", "score", "max_score", "notes", "review"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
 TESTS_COLUMNS = ["student_id", "assignment", "notebook", "test", "score", "max_score", "passed", "hidden", "message"]
 
@@ -41,7 +42,8 @@ def write_csv(outcomes: list[Outcome], course_dir: Path, url: str, out_dir: Path
             total = scores[(outcome.student_id, outcome.assignment)]
             student, assignment = csv_safe(outcome.student_id), csv_safe(outcome.assignment)
             grades_writer.writerow([student, assignment, f"{total['score']:g}",
-                                    f"{total['max_score']:g}", csv_safe("; ".join(outcome.notes))])
+                                    f"{total['max_score']:g}", csv_safe("; ".join(outcome.notes)),
+                                    "yes" if any(n.startswith(REVIEW_NOTE) for n in outcome.notes) else ""])
             for key, test in outcome.tests.items():
                 notebook, name = key.split("/", 1)
                 score, max_score = total["tests"].get(key, (test["score"], test["max_score"]))

@@ -106,12 +106,16 @@ def _own_process_count() -> int:
     return count
 
 
-def _read_only_roots() -> list[str]:
-    """What the kernel may read: the system, the Python installation, and the course package."""
+def _read_only_roots(package_view: Path | None = None) -> list[str]:
+    """What the kernel may read: the system, the Python installation, and the course package (or,
+    for the judge, only the part of it the graded notebook may see: package_view.py)."""
     roots = ["/usr", "/etc", sys.base_prefix, sys.prefix]
     roots += [p for p in sys.path if p and Path(p).is_dir() and "site-packages" in p]
-    import tinytorch_lite
-    roots.append(str(Path(tinytorch_lite.__file__).resolve().parent))
+    if package_view is None:
+        import tinytorch_lite
+        roots.append(str(Path(tinytorch_lite.__file__).resolve().parent))
+    else:
+        roots.append(str(package_view))
     unique = []
     for root in map(lambda p: str(Path(p).resolve()), roots):
         if Path(root).exists() and not any(root == u or root.startswith(u + "/") for u in unique):
@@ -203,7 +207,7 @@ def remove_caps_of(worker_pid: int) -> None:
 
 
 def kernel_command(kernel_cmd: list[str], cwd: Path, writable: list[Path], limits: Limits, slot: int,
-                   caps: list[Path] = ()) -> list[str]:
+                   caps: list[Path] = (), package_view: Path | None = None) -> list[str]:
     """Wrap a kernel command so it runs confined.
 
     As root, bwrap sets up the mounts with root's rights (so it can mount a Python under /root) and
@@ -224,7 +228,7 @@ def kernel_command(kernel_cmd: list[str], cwd: Path, writable: list[Path], limit
         command += ["--unshare-user"]
     else:
         command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    read_only, read_write = _read_only_roots(), [str(cwd), *map(str, writable)]
+    read_only, read_write = _read_only_roots(package_view), [str(cwd), *map(str, writable)]
     command += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits.tmp_bytes),
                 "--tmpfs", "/tmp"]
     # bwrap makes missing parents of mount points private (0700); the sandbox uid must pass through them

@@ -2,10 +2,10 @@
 
 The work directory holds a private nbgrader course (a copy of the assignment's gradebook template and
 the notebooks the parent rebuilt from the instructor's source with the student's answers, see
-submissions.rebuild) and request.json; nbgrader autogrades there, with the kernel in the sandbox, and
-the worker writes result.json: per test its points, pass/fail and error message, and the grader's
-notes (kernel.NOTES, never text the kernel printed). The real gradebook is never opened here; the
-parent merges result.json into it.
+submissions.rebuild) and request.json; nbgrader autogrades there, with its Execute step replaced by
+the judge in the sandbox (judge.py), and the worker writes result.json: per test its points,
+pass/fail and error message, the grader's notes (kernel.NOTES, never text the kernel printed) and
+the review notes. The real gradebook is never opened here; the parent merges result.json into it.
 """
 from __future__ import annotations
 
@@ -21,13 +21,14 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.converters import Autograde
 from nbgrader.preprocessors import Execute
 
-from . import kernel, sandbox
+from . import judge, kernel, sandbox, tamper_scan
 from .. import gradebook
 
 # Terminal escapes (CSI, OSC, two-byte), other control characters but tab and newline, bidi overrides
 TERMINAL_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?"
                               r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 MESSAGE_CHARS = 600
+REVIEW_NOTE = "review: "  # starts each note of the tamper scan and the judge; grades.csv marks those rows
 
 
 def plain_text(text: str) -> str:
@@ -84,7 +85,7 @@ def run(work_dir: Path) -> dict:
     config = gradebook.nbgrader_config(course, url)
     config.Execute.timeout = limits.cell_timeout
     steps = Autograde.class_traits()["autograde_preprocessors"].default()
-    config.Autograde.autograde_preprocessors = [kernel.SandboxedExecute if p is Execute else p for p in steps]
+    config.Autograde.autograde_preprocessors = [judge.JudgedExecute if p is Execute else p for p in steps]
     gradebook._put_environment_on_path()
     try:
         outcome = NbGraderAPI(config=config).autograde(assignment, student, force=True, create=True)
@@ -113,7 +114,8 @@ def run(work_dir: Path) -> dict:
     failures = kernel.NOTES + failures
     if not outcome.get("success"):
         failures.insert(0, _nbgrader_failure(outcome.get("log") or "", outcome.get("error") or ""))
-    return {"tests": tests, "failures": failures}
+    review = tamper_scan.review(assignment, autograded, work_dir / "runtime")  # the judge's hook
+    return {"tests": tests, "failures": failures + [REVIEW_NOTE + r for r in review], "review": review}
 
 
 def _nbgrader_failure(log: str, error: str) -> str:
