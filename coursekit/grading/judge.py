@@ -72,10 +72,14 @@ class _Judge:
 
     def __init__(self, command: list[str], job: dict, timeout: float, confine: bool):
         read_end, write_end = os.pipe()
-        job["channel"] = write_end
+        ack_read, self.ack = os.pipe()  # the grader's "go on" after it has handled a finished cell
+        os.set_blocking(self.ack, False)
+        job["channel"], job["ack"] = write_end, ack_read
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, pass_fds=(write_end,), start_new_session=True)
+                                        stderr=subprocess.PIPE, pass_fds=(write_end, ack_read),
+                                        start_new_session=True)
         os.close(write_end)
+        os.close(ack_read)
         self.channel, self.token, self.timeout, self.confine = read_end, job["token"], timeout, confine
         self.done: dict[int, dict] = {}
         self.stopped: dict[int, str] = {}  # cell -> the note on why the grader stepped in
@@ -125,6 +129,10 @@ class _Judge:
             self.current = None
             if sandbox.kill_strays(self.process.pid, self.confine):
                 self.stopped[cell] = "processes this cell left running were stopped"
+            try:
+                os.write(self.ack, b"k")
+            except OSError:
+                pass
         elif record.get("event") == "end":
             self.ended = True
 
@@ -162,6 +170,7 @@ class _Judge:
             elif self.current is None:
                 self.deadline = None
         os.close(self.channel)
+        os.close(self.ack)
         self.process.wait()
 
 
@@ -177,7 +186,9 @@ def _note(text: str) -> NotebookNode:
     return _stream("stdout", f"[grader: {text}]\n")
 
 
-def _outputs(cell: dict, judge: _Judge, died: bool) -> list[NotebookNode]:
+def _outputs(cell: dict, judge: _Judge, died: bool, note) -> list[NotebookNode]:
+    """The cell's outputs as nbgrader will score them; what the grader did goes to note() as well,
+    the grader's own channel (kernel.NOTES): the outputs are only display."""
     record, stopped = judge.done.get(cell["index"]), judge.stopped.get(cell["index"])
     if record is None:
         if stopped in ("timeout", "killed"):
@@ -193,10 +204,14 @@ def _outputs(cell: dict, judge: _Judge, died: bool) -> list[NotebookNode]:
         outputs.append(_stream("stdout", text))
     if cell["kind"] != "test" and record.get("stderr"):
         outputs.append(_stream("stderr", record["stderr"]))
+    grader_notes = []
     if record.get("dropped"):
-        outputs.append(_note(f"output beyond {kernel.SETTINGS['limits'].output_bytes} characters was dropped"))
+        grader_notes.append(f"output beyond {kernel.SETTINGS['limits'].output_bytes} characters was dropped")
     if stopped and stopped not in ("timeout", "killed"):
-        outputs.append(_note(stopped))
+        grader_notes.append(stopped)
+    for text in grader_notes:
+        note(text)
+        outputs.append(_note(text))
     for what in record.get("changed", []):
         judge.tampered.append(f"before cell {cell['index'] + 1} the submission had changed {what}; the grader restored it")
     if stopped == "timeout":
@@ -234,7 +249,9 @@ class JudgedExecute(NbGraderPreprocessor):
         judge.collect()
         died = not judge.ended
         for number, cell in enumerate(cells, start=1):
-            nb.cells[cell["index"]].outputs = _outputs(cell, judge, died)
+            index = cell["index"]
+            nb.cells[index].outputs = _outputs(cell, judge, died, lambda text, index=index: kernel.note(
+                notebook, index, nb.cells[index], text))
             nb.cells[cell["index"]].execution_count = number
         resources.setdefault("judge", {})[notebook] = {"tampered": judge.tampered,
                                                         "stderr": judge.stderr.decode(errors="replace")[-2000:]}

@@ -22,6 +22,7 @@ def _judge():  # everything lives in this function's locals, out of reach of the
     import io
     import json
     import os
+    import select
     import signal
     import sys
     import types
@@ -60,6 +61,18 @@ def _judge():  # everything lives in this function's locals, out of reach of the
         data = (dumps(record) + "\n").encode()
         while data:
             data = data[write(channel, data):]
+
+    ack, select_, read = job["ack"], select.select, os.read
+
+    def finish(record):
+        """Report a cell, then wait until the grader has stopped what the cell left running, so that it
+        never stops processes of the next cell."""
+        send(record)
+        try:
+            if select_((ack,), (), (), 30)[0]:
+                read(ack, 1)
+        except OSError:
+            pass
 
     # -- the state to restore: what the process held before any notebook code ran -------------------
     modules: dict = {}  # name -> (module, copy of its dict)
@@ -348,7 +361,7 @@ def _judge():  # everything lives in this function's locals, out of reach of the
             code = compile(cell["source"], f"<{cell['kind']} cell {cell['index']}>", "exec",
                            dont_inherit=True)
         except SyntaxError as error:
-            send({"event": "done", "cell": cell["index"], "ename": "SyntaxError", "evalue": str_(error),
+            finish({"event": "done", "cell": cell["index"], "ename": "SyntaxError", "evalue": str_(error),
                   "stdout": "", "stderr": "", "dropped": False, "changed": []})
             continue
         changed = []
@@ -391,7 +404,7 @@ def _judge():  # everything lives in this function's locals, out of reach of the
                                                                builtins_dict.__setitem__, builtins_dict.__delitem__)]
         else:  # nothing the submission changed outlives its cell, nor reaches this code
             changed += restore_state()
-        send({"event": "done", "cell": cell["index"], "ename": ename, "evalue": evalue,
+        finish({"event": "done", "cell": cell["index"], "ename": ename, "evalue": evalue,
               "stdout": out.text(), "stderr": err.text(), "dropped": out.dropped or err.dropped,
               "changed": changed[:20]})
     send({"event": "end"})

@@ -271,9 +271,13 @@ def _children(pid: int) -> list[int]:
     if not HAS_CHILDREN_FILES:
         return [child for child, parent in _all_parents().items() if parent == pid]
     children = []
-    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:  # the process is gone (a fork bomb's children come and go while we look)
+        return children
+    for task in tasks:
         try:
-            children += [int(child) for child in listing.read_text().split()]
+            children += [int(child) for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
         except OSError:
             pass
     return children
