@@ -14,7 +14,9 @@ test: $(SETUP)
 test-fast: $(SETUP)
 	$(PYTHON) -m pytest -m "not grading and not browser and not catalogue"
 
-system-deps:
+# PyTorch first (pip, no root needed; the comparisons with torch need it), then the system packages.
+system-deps: $(SETUP)
+	$(PYTHON) -m pip install -q -e ".[bench]"
 	python3 -m coursekit.system_deps $(if $(BUBBLEWRAP),--bubblewrap)
 
 check: $(SETUP)

@@ -148,8 +148,11 @@ def test_an_interrupted_run_resumes_without_losing_finished_work(built_course, t
         path.parent.mkdir(parents=True)
         nbformat.write(_correct(built_course), path)
     results = [built_course / "autograded" / s / ASSIGNMENT / "grading.json" for s in students]
+    # A shell that runs pytest in the background starts it with SIGINT ignored, and a child inherits
+    # that; the instructor's Ctrl-C reaches a foreground process, so restore the default first.
     process = subprocess.Popen([sys.executable, "-m", "coursekit", "grade", str(folder), "--course-dir",
-                                str(built_course)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                str(built_course)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while not any(r.exists() for r in results) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

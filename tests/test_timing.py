@@ -1,19 +1,19 @@
 """The shared timer: warm-up calls are not timed, and the fastest timed call is returned."""
 from __future__ import annotations
 
-import time
-
-from tinytorch_lite.analysis.timing import best_seconds
+from tinytorch_lite.analysis import timing
 
 
-def test_best_seconds_warms_up_then_returns_the_fastest_call():
-    delays = iter([0.05, 0.05, 0.03, 0.001, 0.02])  # two warm-ups, then three timed calls
+def test_best_seconds_warms_up_then_returns_the_fastest_call(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+    durations = iter([0.05, 0.05, 0.03, 0.001, 0.02])  # two warm-ups, then three timed calls
     calls = []
 
-    def slow():
+    def call_that_takes_its_turn():
         calls.append(1)
-        time.sleep(next(delays))
+        clock[0] += next(durations)
 
-    seconds = best_seconds(slow, repeats=3, warmup=2)
+    seconds = timing.best_seconds(call_that_takes_its_turn, repeats=3, warmup=2)
     assert len(calls) == 5
-    assert 0.001 <= seconds < 0.02, f"the fastest timed call slept 1 ms, got {seconds * 1e3:.1f} ms"
+    assert abs(seconds - 0.001) < 1e-12, f"the fastest timed call took 1 ms, got {seconds * 1e3:.3f} ms"
