@@ -19,7 +19,7 @@ import pytest
 from coursekit.sources import ROOT
 from coursekit.system_deps import CHROMIUM
 from helpers import require_system_part
-from website_fixtures import site, toc_pages  # noqa: F401  site is a fixture
+from website_fixtures import OFF_NAVIGATION_PAGES, site, site_pages, toc_pages  # noqa: F401  site is a fixture
 
 pytestmark = pytest.mark.browser
 
@@ -30,6 +30,9 @@ ARTIFACTS = ROOT / "test-artifacts"
 # but the error is the theme's known one and is tolerated should a theme update bring it back.
 KNOWN_CONSOLE_ERRORS = [re.compile(r"THEBE_JS_URL.*already been declared")]
 SCREENSHOTS = {"book/intro.html": "intro.png", "book/12_positional_encoding.html": "chapter_positional_encoding.png"}
+# A laptop and a phone (the width of an iPhone 12 to 15 in CSS pixels).
+WIDTHS = {"desktop": 1280, "phone": 390}
+CHAPTER = "book/12_positional_encoding.html"
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -94,7 +97,7 @@ def visits(browser_context, server) -> dict[str, Visit]:
     axe = Axe()
     ARTIFACTS.mkdir(exist_ok=True)
     results = {}
-    for name in toc_pages():
+    for name in site_pages():
         visit = Visit()
         page = context.new_page()
         listeners = {
@@ -208,3 +211,101 @@ def test_screenshots_are_kept(visits):
     for filename in SCREENSHOTS.values():
         shot = ARTIFACTS / filename
         assert shot.exists() and shot.stat().st_size > 10_000, f"{shot} was not written"
+
+
+def _open(browser_context, server, name: str, width: int):
+    """A new tab at `width` CSS pixels showing page `name`, and the list its console errors go to."""
+    context, _ = browser_context
+    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": 844 if width < 600 else 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server + name, wait_until="networkidle")
+    return page, errors
+
+
+def _unexpected(errors: list[str]) -> list[str]:
+    return [e for e in errors if not any(p.search(e) for p in KNOWN_CONSOLE_ERRORS)]
+
+
+def _visible_links(page, selector: str) -> list[str]:
+    return page.evaluate("""selector => [...document.querySelectorAll(selector + ' a[href]')]
+        .filter(a => a.checkVisibility()).map(a => a.getAttribute('href'))""", selector)
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+def test_every_page_has_no_console_error_at_each_width(browser_context, server, width):
+    problems = {}
+    for name in site_pages():
+        page, errors = _open(browser_context, server, name, width)
+        page.close()
+        if _unexpected(errors):
+            problems[name] = _unexpected(errors)
+    assert not problems, f"console errors at {width} px: {problems}"
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+def test_the_navigation_toggle_opens_the_chapter_list(browser_context, server, width):
+    """Check that the hamburger button works: on a laptop it hides and shows the sidebar, on a phone it
+    opens the chapter list as a panel over the page."""
+    page, errors = _open(browser_context, server, CHAPTER, width)
+    toggle = page.locator(".primary-toggle:visible")
+    assert toggle.count() == 1, f"{toggle.count()} visible navigation toggles at {width} px"
+    sidebar = page.locator("#pst-primary-sidebar")
+    if width >= 992:  # the theme's breakpoint: the sidebar sits beside the page and the button folds it away
+        assert sidebar.is_visible(), "the chapter list is not shown beside the page"
+        toggle.click()
+        sidebar.wait_for(state="hidden", timeout=5_000)
+        toggle.click()
+        sidebar.wait_for(state="visible", timeout=5_000)
+        chapters = _visible_links(page, "#pst-primary-sidebar")
+    else:
+        assert not sidebar.is_visible(), "on a phone the chapter list should start folded away"
+        toggle.click()
+        page.wait_for_function("() => document.getElementById('pst-primary-sidebar-modal').open", timeout=5_000)
+        chapters = _visible_links(page, "#pst-primary-sidebar-modal")
+    page.close()
+    assert "12_embedding_lookup.html" in chapters, f"the opened panel shows no chapter list: {chapters}"
+    assert not _unexpected(errors), errors
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+def test_the_contents_toggle_opens_the_page_contents(browser_context, server, width):
+    """Check that the page's contents can be reached: at 1200 px and wider the theme shows them beside
+    the page and hides the button; narrower, the button opens them as a panel."""
+    page, errors = _open(browser_context, server, CHAPTER, width)
+    toggle = page.locator(".secondary-toggle:visible")
+    if width >= 1200:
+        assert toggle.count() == 0, "a contents button is shown although the contents are beside the page"
+        contents = _visible_links(page, "#pst-secondary-sidebar")
+    else:
+        assert toggle.count() == 1, f"{toggle.count()} visible contents toggles at {width} px"
+        toggle.click()
+        page.wait_for_function("() => document.getElementById('pst-secondary-sidebar-modal').open", timeout=5_000)
+        contents = _visible_links(page, "#pst-secondary-sidebar-modal")
+    page.close()
+    assert "#the-sinusoidal-table" in contents, f"the page contents are not shown: {contents}"
+    assert not _unexpected(errors), errors
+
+
+def test_the_navigation_lists_the_home_page_and_no_instructor_page(browser_context, server):
+    page, _ = _open(browser_context, server, CHAPTER, WIDTHS["desktop"])
+    links = _visible_links(page, "#pst-primary-sidebar nav")
+    page.close()
+    assert "intro.html" in links, f"the home page is missing from the sidebar: {links}"
+    for hidden in OFF_NAVIGATION_PAGES:
+        assert not any(link.endswith(hidden.rsplit("/", 1)[-1]) for link in links), f"{hidden} is in the sidebar"
+
+
+def test_no_page_offers_to_download_its_source(browser_context, server):
+    """Check that the header has no "download this page" (.md, .pdf) button: students download the
+    exercise notebook from the box at the end of a chapter."""
+    offers = {}
+    for name in toc_pages():
+        page, _ = _open(browser_context, server, name, WIDTHS["desktop"])
+        found = page.locator(".dropdown-download-buttons, .btn-download-source-button, .btn-download-pdf-button").count()
+        page.close()
+        if found:
+            offers[name] = found
+    assert not offers, f"pages with a download button in their header: {offers}"

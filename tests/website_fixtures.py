@@ -37,6 +37,15 @@ def toc_pages(site_dir: Path = HTML_DIR) -> list[str]:
     return [f"{name}.html" for name in files]
 
 
+# Pages built without a place in the navigation: reachable by address, kept out of the students' sidebar.
+OFF_NAVIGATION_PAGES = ["book/instructor_guide.html"]
+
+
+def site_pages() -> list[str]:
+    """Every page of the site: the table of contents, then the pages outside the navigation."""
+    return toc_pages() + OFF_NAVIGATION_PAGES
+
+
 def built_files(site_dir: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in site_dir.rglob("*") if p.is_file() and p.suffix in suffixes
                   and VENDORED not in p.parents)
