@@ -26,7 +26,8 @@ os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # torch takes small pages on
 
 import numpy as np
 
-from tinytorch_lite.core.embeddings import Embedding, _validate_token_ids, embedding_backward
+from tinytorch_lite.core.embeddings import Embedding, embedding_backward
+from tinytorch_lite.core.tensor import check_token_ids
 
 try:
     import torch
@@ -93,7 +94,7 @@ def bench_case(name, vocab_size, embedding_dim, count, distribution, repeats, rn
 
     forward = {
         "tinytorch_lite": lambda: embedding(ids),
-        "validation only": lambda: _validate_token_ids(ids, vocab_size),
+        "validation only": lambda: check_token_ids(ids, vocab_size),
         "numpy W[ids]": lambda: weight[ids],
         "numpy take (clip)": lambda: np.take(weight, ids, axis=0, mode="clip"),
         "numpy take (raise)": lambda: np.take(weight, ids, axis=0),

@@ -87,7 +87,7 @@ def sparse_update(vocab_size, embedding_dim, num_ids, distribution, repeats, rng
         weight[...] -= grad  # in place: no second [V, D] temporary
 
     def sparse():
-        rows, values = sparse_embedding_backward(ids, grad_output)
+        rows, values = sparse_embedding_backward(ids, grad_output, vocab_size)
         sparse_sgd_update(weight, rows, values, LEARNING_RATE)
 
     medians = {}

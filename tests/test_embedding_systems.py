@@ -177,7 +177,7 @@ def test_sparse_sgd_equals_dense_sgd(vocab_size, dim, num_ids, seed):
     grad = rng.standard_normal((num_ids, dim)).astype(np.float32)
     weight = rng.standard_normal((vocab_size, dim)).astype(np.float32)
     dense = weight - 0.05 * embedding_backward(ids, grad, vocab_size)
-    rows, values = sparse_embedding_backward(ids, grad)
+    rows, values = sparse_embedding_backward(ids, grad, vocab_size)
     assert np.array_equal(rows, np.unique(ids))
     sparse_sgd_update(weight, rows, values, 0.05)
     assert np.array_equal(weight, dense)
@@ -186,7 +186,7 @@ def test_sparse_sgd_equals_dense_sgd(vocab_size, dim, num_ids, seed):
 def test_sparse_gradient_drops_padding_and_updates_tensor_in_place():
     ids = np.array([[0, 4, 4], [2, 0, 4]])
     grad = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
-    rows, values = sparse_embedding_backward(ids, grad, padding_idx=0)
+    rows, values = sparse_embedding_backward(ids, grad, 5, padding_idx=0)
     assert rows.tolist() == [2, 4]
     assert np.array_equal(values, embedding_backward(ids, grad, 5, padding_idx=0)[[2, 4]])
     table = Tensor(np.zeros((5, 4), np.float32), requires_grad=True)
@@ -196,10 +196,33 @@ def test_sparse_gradient_drops_padding_and_updates_tensor_in_place():
 
 
 def test_sparse_gradient_of_no_ids_and_bad_shape():
-    rows, values = sparse_embedding_backward(np.zeros(0, np.int64), np.zeros((0, 3), np.float32))
+    rows, values = sparse_embedding_backward(np.zeros(0, np.int64), np.zeros((0, 3), np.float32), 4)
     assert rows.shape == (0,) and values.shape == (0, 3)
     with pytest.raises(ValueError, match="grad_output"):
-        sparse_embedding_backward(np.array([1, 2]), np.zeros((3, 4)))
+        sparse_embedding_backward(np.array([1, 2]), np.zeros((3, 4)), 4)
+
+
+def test_sparse_gradient_drops_a_negative_padding_idx_like_the_dense_one():
+    """Regression: padding_idx=-1 used to keep the last row with its summed gradient."""
+    ids = np.array([[0, 4, 4], [2, 0, 4]])
+    grad = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    rows, values = sparse_embedding_backward(ids, grad, 5, padding_idx=-1)
+    assert rows.tolist() == [0, 2]
+    np.testing.assert_array_equal(values, embedding_backward(ids, grad, 5, padding_idx=-1)[[0, 2]])
+
+
+@pytest.mark.parametrize("bad_ids, error", [
+    ([-1, 2], IndexError), ([1, 5], IndexError), ([1.7, 2.2], TypeError), ([True, False], TypeError)])
+def test_sparse_gradient_and_update_check_their_ids(bad_ids, error):
+    """Regression: ids [-1, 2] used to give row -1, which the update then applied to the last row;
+    float ids were truncated to rows 1 and 2."""
+    grad = np.ones((2, 3), np.float32)
+    with pytest.raises(error):
+        sparse_embedding_backward(np.array(bad_ids), grad, 5)
+    table = np.zeros((5, 3), np.float32)
+    with pytest.raises(error):
+        sparse_sgd_update(table, np.array(bad_ids), grad, 1.0)
+    assert not table.any(), "a refused update must leave the table untouched"
 
 
 # Memmap

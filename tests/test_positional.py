@@ -156,6 +156,17 @@ def test_learned_table_gradient_is_the_batch_sum_in_the_used_rows():
     np.testing.assert_allclose(x.grad, upstream)
 
 
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0, 3)])
+def test_learned_backward_on_an_empty_sequence_gives_a_zero_table_gradient(shape):
+    """Regression: an empty sequence used to raise a reshape ValueError in backward."""
+    learned = LearnedPositionalEmbedding(4, 3, rng=0)
+    x = Tensor(np.zeros(shape, np.float32), requires_grad=True)
+    out = learned(x)
+    out.backward(np.zeros(shape, np.float32))
+    np.testing.assert_array_equal(learned.weight.grad, np.zeros((4, 3), np.float32))
+    assert x.grad.shape == shape
+
+
 def test_learned_table_gradient_matches_finite_differences():
     rng = np.random.default_rng(4)
     learned = LearnedPositionalEmbedding(6, 3, rng=1)

@@ -388,8 +388,8 @@ def test_cross_entropy_accepts_integer_tensor_targets():
 
 
 @pytest.mark.parametrize("logits, targets, error, match", [
-    (np.zeros((2, 3)), np.array([0, 3]), ValueError, r"target 3 is out of range for 3 classes"),
-    (np.zeros((2, 3)), np.array([-1, 0]), ValueError, r"target -1 is out of range"),
+    (np.zeros((2, 3)), np.array([0, 3]), ValueError, r"token id 3 at position \(1,\) is out of range for vocab_size=3"),
+    (np.zeros((2, 3)), np.array([-1, 0]), IndexError, r"token id -1 at position \(0,\) is out of range"),
     (np.zeros((2, 3)), np.array([0.0, 1.0]), TypeError, "integer"),
     (np.zeros((2, 3)), np.array([0, 1, 2]), ValueError, r"\(2, 3\).*\(2,\).*\(3,\)"),
     (np.zeros(3), np.array([0]), ValueError, r"\(N, C\)"),

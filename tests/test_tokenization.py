@@ -297,8 +297,8 @@ def test_wrong_types_raise_type_error_saying_what_was_expected(tokenizer, call, 
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda t: t.decode([4, 101]), r"token id 101 is outside the vocabulary \(ids 0 to 100\)"),
-    (lambda t: t.decode([-1]), "token id -1 is outside the vocabulary"),
+    (lambda t: t.decode([4, 101]), r"token id 101 at position \(1,\) is out of range for vocab_size=101"),
+    (lambda t: t.decode([-1]), r"token id -1 at position \(0,\) is out of range"),
     (lambda t: t.decode(np.zeros((2, 3), dtype=np.int64)), r"got shape \(2, 3\).*decode each row"),
     (lambda t: CharTokenizer(vocab=["ab"]), "single characters"),
     (lambda t: CharTokenizer(vocab="hello"), r"'l' twice \(positions 2 and 3\)"),

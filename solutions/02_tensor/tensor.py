@@ -12,7 +12,8 @@
 # 2. the local backward rules of `+`, `*`, `@` and `log`;
 # 3. `_accumulate_grad`: why gradients add up;
 # 4. `backward`: walking the graph in topological order;
-# 5. `cross_entropy`: the loss of a language model, and its famous gradient.
+# 5. `check_token_ids`: the one check every layer runs on token ids;
+# 6. `cross_entropy`: the loss of a language model, and its famous gradient.
 #
 # Everything else (the other ops, the error messages, the bookkeeping) is given, written in the same
 # pattern, so you can read it as worked examples. The code you write here is compiled into the package
@@ -804,7 +805,127 @@ check_grad(lambda p: (p.softmax(axis=1).log() * Tensor(np.arange(12.0).reshape(3
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## 4. Cross-entropy: the loss of a language model
+# ## 4. Token ids: one check for the whole package
+#
+# A token id picks a row: of an embedding table, of a tokenizer's vocabulary, of the logits a loss
+# compares against. numpy picks rows too, and trusts the ids more than it should:
+#
+# | ids | what `W[ids]` does |
+# |---|---|
+# | `[-1]` | returns the **last** row (negative indices count from the end): a silent bug |
+# | `[V]` | raises `IndexError: index 50257 is out of bounds for axis 0 with size 50257` |
+# | `[1.0]` | raises `IndexError: arrays used as indices must be of integer (or boolean) type` |
+# | `[True, False]` | treats the ids as a **mask** and returns the rows where it is True |
+#
+# We want one rule, stated in every error: token ids are integers in $[0, V)$. Every layer of the
+# package calls the same `check_token_ids`, so an out-of-range id always raises the same
+# `TokenIdError`. It is both an `IndexError` (what numpy raises for a row that does not exist) and a
+# `ValueError` (what Python raises for a bad argument value), so code written to catch either keeps
+# working. The check must also be cheap, because it runs on every forward pass: checking the dtype
+# costs nothing, and one pass for the minimum and maximum is a tiny fraction of copying $N \cdot D$
+# floats. Only when that pass finds a bad id do we spend time locating it, so that the error can name
+# the value and its position.
+#
+# **Your task.** Complete `check_token_ids`: reject non-integer ids with a `TypeError` and ids
+# outside $[0, V)$ with a `TokenIdError` that names the offending id, its position and `vocab_size`.
+
+# %% nbgrader={"grade": false, "grade_id": "tensor_check_token_ids", "locked": false, "schema_version": 3, "solution": true}
+#| export
+class TokenIdError(IndexError, ValueError):
+    """A token id outside [0, vocab_size): both an IndexError and a ValueError."""
+
+
+def check_token_ids(token_ids, vocab_size):
+    """Return `token_ids` as an integer numpy array, checked to lie in [0, vocab_size).
+
+    Accepts a list, a numpy array of any integer dtype or an integer `Tensor`, of any shape.
+    Raises TypeError for non-integer ids (float, bool, strings) and TokenIdError, naming the value,
+    its position and `vocab_size`, for ids outside [0, vocab_size). Negative ids are errors, not
+    positions counted from the end.
+    """
+    if isinstance(token_ids, Tensor):
+        token_ids = token_ids.data
+    try:
+        ids = np.asarray(token_ids)
+    except ValueError:
+        raise ValueError("token ids must form a rectangular array (every sequence in a batch the "
+                         "same length); pad shorter sequences, e.g. with padding_idx") from None
+    if ids.size == 0 and not isinstance(token_ids, np.ndarray):
+        ids = ids.astype(np.intp)  # np.asarray([]) is float64, but an empty list of ids is fine
+    ### BEGIN SOLUTION
+    if ids.dtype.kind not in "iu":
+        raise TypeError(
+            f"token ids must be integers, got dtype {ids.dtype}; pass the ids a tokenizer's encode() "
+            "returns (a list or integer array), not embeddings, masks or strings")
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        bad = np.flatnonzero((ids < 0) | (ids >= vocab_size))[0]
+        position = tuple(int(i) for i in np.unravel_index(bad, ids.shape))
+        value = int(ids.reshape(-1)[bad])
+        raise TokenIdError(
+            f"token id {value} at position {position} is out of range for vocab_size={vocab_size}: "
+            f"ids must lie in [0, {vocab_size - 1}] (negative ids do not count from the end here)")
+    ### END SOLUTION
+    return ids.astype(np.intp, copy=False)
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_token_ids_dtype", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+"""Check that token ids of any integer dtype are accepted and non-integer ids raise TypeError."""
+for ids in ([3, 0, 2], np.array([3, 0, 2], dtype=np.int32), np.array([3, 0, 2], dtype=np.uint8)):
+    got = check_token_ids(ids, vocab_size=4)
+    assert np.array_equal(got, [3, 0, 2]), f"expected the ids [3, 0, 2] back, got {got}"
+for bad in (np.array([1.0, 2.0]), [0.5], np.array([True, False])):
+    try:
+        check_token_ids(bad, vocab_size=4)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError(f"ids {bad!r} should raise TypeError; hint: check ids.dtype.kind")
+### BEGIN HIDDEN TESTS
+got = check_token_ids(Tensor(np.array([[1, 2], [3, 0]])), vocab_size=4)
+assert got.shape == (2, 2) and np.array_equal(got, [[1, 2], [3, 0]]), f"integer Tensor ids: got {got}"
+got = check_token_ids(np.array([7], dtype=np.uint64), vocab_size=8)
+assert np.array_equal(got, [7]), f"uint64 ids should be accepted, got {got}"
+assert check_token_ids([], vocab_size=4).shape == (0,), "an empty list of ids is valid"
+for bad in (["a", "b"], Tensor([0.0, 1.0]), np.array([1.0], dtype=np.float16)):
+    try:
+        check_token_ids(bad, vocab_size=4)
+    except TypeError as error:
+        assert "integer" in str(error), f"the TypeError should say ids must be integers, got: {error}"
+    else:
+        raise AssertionError(f"ids {bad!r} should raise TypeError")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "test_token_ids_range", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+"""Check that out-of-range ids, negative ones included, raise a TokenIdError that names them."""
+for ids, value in (([0, 1, 4], 4), ([2, -1, 0], -1)):
+    try:
+        check_token_ids(ids, vocab_size=4)
+    except TokenIdError as error:
+        message = str(error)
+        assert str(value) in message, f"the error should name the bad id {value}, got: {message}"
+        assert "4" in message, f"the error should name vocab_size=4, got: {message}"
+    else:
+        raise AssertionError(f"ids {ids} with vocab_size=4 should raise TokenIdError; "
+                             "hint: numpy wraps negative ids silently, so check the minimum too")
+### BEGIN HIDDEN TESTS
+try:
+    check_token_ids(np.array([[0, 1, 2], [3, 9, 1]]), vocab_size=5)
+except TokenIdError as error:
+    assert "9" in str(error) and "(1, 1)" in str(error), f"should name id 9 at position (1, 1): {error}"
+else:
+    raise AssertionError("id 9 with vocab_size=5 should raise TokenIdError")
+try:
+    check_token_ids(np.array([0, -3], dtype=np.int8), vocab_size=5)
+except TokenIdError as error:
+    assert "-3" in str(error), f"should name id -3: {error}"
+else:
+    raise AssertionError("id -3 should raise TokenIdError")
+edge = check_token_ids(np.array([0, 4]), vocab_size=5)
+assert np.array_equal(edge, [0, 4]), "ids 0 and vocab_size - 1 are valid"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 5. Cross-entropy: the loss of a language model
 #
 # A language model outputs, for each of $N$ positions, a vector of $C$ **logits** $z$ (one per token
 # in the vocabulary). Softmax turns them into probabilities, and the loss is the average negative log
@@ -835,19 +956,14 @@ def cross_entropy(logits, targets):
     (softmax(logits) - one_hot(targets)) / N, times the upstream gradient, to `logits`.
     """
     logits = logits if isinstance(logits, Tensor) else Tensor(logits)
-    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if logits.ndim != 2 or not _is_float(logits.dtype):
         raise ValueError(f"logits must be a floating (N, C) tensor, got shape {logits.shape} and dtype {logits.dtype}")
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise TypeError(f"targets must be integer class ids, got dtype {targets.dtype}")
     n, classes = logits.shape
+    targets = check_token_ids(targets, classes)  # class ids are token ids: integers in [0, C)
     if targets.shape != (n,):
         raise ValueError(f"shape mismatch: logits {logits.shape} need targets of shape ({n},), got {targets.shape}")
     if n == 0:
         raise ValueError("cross_entropy of an empty batch (N = 0) is undefined")
-    if targets.min() < 0 or targets.max() >= classes:
-        bad = targets[(targets < 0) | (targets >= classes)][0]
-        raise ValueError(f"target {bad} is out of range for {classes} classes: ids must be in [0, {classes - 1}]")
     rows = np.arange(n)
     # log_probs: log-softmax of each row, stabilized by subtracting the row maximum
     ### BEGIN SOLUTION
@@ -921,7 +1037,7 @@ check_grad(lambda z: cross_entropy(z * z, t) + cross_entropy(z, t[::-1].copy()),
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## 5. A language model's training step
+# ## 6. A language model's training step
 #
 # Put it together: a **bigram model** predicts the next token from the current one with a table
 # `W` of shape `(vocab_size, vocab_size)`: row `W[i]` holds the logits for whatever follows token `i`.

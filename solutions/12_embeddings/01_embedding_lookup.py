@@ -28,7 +28,8 @@ import sys
 
 import numpy as np
 
-from tinytorch_lite.core.tensor import Tensor
+from tinytorch_lite.core.module import Module
+from tinytorch_lite.core.tensor import Tensor, TokenIdError, check_token_ids
 
 # %% [markdown]
 # ## 1. A one-hot product is a lookup
@@ -88,114 +89,20 @@ print(f"one-hot product: {t_product * 1e3:.3f} ms, lookup: {t_lookup * 1e3:.3f} 
 # %% [markdown]
 # ## 2. Checking token ids
 #
-# A lookup trusts its ids, and numpy trusts them even more than it should:
-#
-# | ids | what `W[ids]` does |
-# |---|---|
-# | `[-1]` | returns the **last** row (negative indices count from the end): a silent bug |
-# | `[V]` | raises `IndexError: index 50257 is out of bounds for axis 0 with size 50257` |
-# | `[1.0]` | raises `IndexError: arrays used as indices must be of integer (or boolean) type` |
-# | `[True, False]` | treats the ids as a **mask** and returns the rows where it is True |
-#
-# We want one clear rule, stated in every error: token ids are integers in $[0, V)$. The check
-# must also be cheap, because it runs on every forward pass. Checking the dtype costs nothing, and
-# one pass for the minimum and maximum over the ids is a tiny fraction of copying $N \cdot D$ floats.
-# Only when that pass finds a bad id do we spend time locating it, so the error can name the value
-# and its position.
-#
-# **Your task.** Complete `_validate_token_ids`: reject non-integer ids with a `TypeError` and ids
-# outside $[0, V)$ with an `IndexError` that names the offending id, its position and `vocab_size`.
+# A lookup trusts its ids, and numpy trusts them even more than it should: `W[[-1]]` returns the
+# last row, `W[[True, False]]` treats the ids as a mask. Module 02 wrote the one rule for the whole
+# package, `check_token_ids(token_ids, vocab_size)` in `tinytorch_lite.core.tensor`: ids are
+# integers in $[0, V)$, anything else raises a `TypeError` (not integers) or a `TokenIdError` (out
+# of range; an `IndexError`, as numpy's own, and a `ValueError`) that names the id, its position and
+# `vocab_size`. The tokenizer, the loss and every layer here call it, so a bad id gives the same
+# error wherever it enters. It costs one pass for the minimum and maximum, a small fraction of
+# copying $N \cdot D$ floats.
 
-# %% nbgrader={"grade": false, "grade_id": "embedding_validate_ids", "locked": false, "schema_version": 3, "solution": true}
-#| export
-def _validate_token_ids(token_ids, vocab_size):
-    """Return `token_ids` as an integer numpy array, checked to lie in [0, vocab_size).
-
-    Accepts a list, a numpy array of any integer dtype or an integer `Tensor`, of any shape.
-    Raises TypeError for non-integer ids (float, bool, strings) and IndexError, naming the value,
-    its position and `vocab_size`, for ids outside [0, vocab_size). Negative ids are errors, not
-    positions counted from the end.
-    """
-    if isinstance(token_ids, Tensor):
-        token_ids = token_ids.data
-    try:
-        ids = np.asarray(token_ids)
-    except ValueError:
-        raise ValueError("token ids must form a rectangular array (every sequence in a batch the "
-                         "same length); pad shorter sequences, e.g. with padding_idx") from None
-    if ids.size == 0 and not isinstance(token_ids, np.ndarray):
-        ids = ids.astype(np.intp)  # np.asarray([]) is float64, but an empty list of ids is fine
-    ### BEGIN SOLUTION
-    if ids.dtype.kind not in "iu":
-        raise TypeError(
-            f"token ids must be integers, got dtype {ids.dtype}; pass the ids a tokenizer's encode() "
-            "returns (a list or integer array), not embeddings, masks or strings")
-    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
-        bad = np.flatnonzero((ids < 0) | (ids >= vocab_size))[0]
-        position = tuple(int(i) for i in np.unravel_index(bad, ids.shape))
-        value = int(ids.reshape(-1)[bad])
-        raise IndexError(
-            f"token id {value} at position {position} is out of range for vocab_size={vocab_size}: "
-            f"ids must lie in [0, {vocab_size - 1}] (negative ids do not count from the end here)")
-    ### END SOLUTION
-    return ids.astype(np.intp, copy=False)
-
-
-# %% nbgrader={"grade": true, "grade_id": "test_embedding_ids_dtype", "locked": true, "points": 1, "schema_version": 3, "solution": false}
-"""Check that token ids of any integer dtype are accepted and non-integer ids raise TypeError."""
-for ids in ([3, 0, 2], np.array([3, 0, 2], dtype=np.int32), np.array([3, 0, 2], dtype=np.uint8)):
-    got = _validate_token_ids(ids, vocab_size=4)
-    assert np.array_equal(got, [3, 0, 2]), f"expected the ids [3, 0, 2] back, got {got}"
-for bad in (np.array([1.0, 2.0]), [0.5], np.array([True, False])):
-    try:
-        _validate_token_ids(bad, vocab_size=4)
-    except TypeError:
-        pass
-    else:
-        raise AssertionError(f"ids {bad!r} should raise TypeError; hint: check ids.dtype.kind")
-### BEGIN HIDDEN TESTS
-got = _validate_token_ids(Tensor(np.array([[1, 2], [3, 0]])), vocab_size=4)
-assert got.shape == (2, 2) and np.array_equal(got, [[1, 2], [3, 0]]), f"integer Tensor ids: got {got}"
-got = _validate_token_ids(np.array([7], dtype=np.uint64), vocab_size=8)
-assert np.array_equal(got, [7]), f"uint64 ids should be accepted, got {got}"
-assert _validate_token_ids([], vocab_size=4).shape == (0,), "an empty list of ids is valid"
-for bad in (["a", "b"], Tensor([0.0, 1.0]), np.array([1.0], dtype=np.float16)):
-    try:
-        _validate_token_ids(bad, vocab_size=4)
-    except TypeError as error:
-        assert "integer" in str(error), f"the TypeError should say ids must be integers, got: {error}"
-    else:
-        raise AssertionError(f"ids {bad!r} should raise TypeError")
-### END HIDDEN TESTS
-
-# %% nbgrader={"grade": true, "grade_id": "test_embedding_ids_range", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-"""Check that out-of-range ids, negative ones included, raise an IndexError that names them."""
-for ids, value in (([0, 1, 4], 4), ([2, -1, 0], -1)):
-    try:
-        _validate_token_ids(ids, vocab_size=4)
-    except IndexError as error:
-        message = str(error)
-        assert str(value) in message, f"the error should name the bad id {value}, got: {message}"
-        assert "4" in message, f"the error should name vocab_size=4, got: {message}"
-    else:
-        raise AssertionError(f"ids {ids} with vocab_size=4 should raise IndexError; "
-                             "hint: numpy wraps negative ids silently, so check the minimum too")
-### BEGIN HIDDEN TESTS
+# %%
 try:
-    _validate_token_ids(np.array([[0, 1, 2], [3, 9, 1]]), vocab_size=5)
-except IndexError as error:
-    assert "9" in str(error) and "(1, 1)" in str(error), f"should name id 9 at position (1, 1): {error}"
-else:
-    raise AssertionError("id 9 with vocab_size=5 should raise IndexError")
-try:
-    _validate_token_ids(np.array([0, -3], dtype=np.int8), vocab_size=5)
-except IndexError as error:
-    assert "-3" in str(error), f"should name id -3: {error}"
-else:
-    raise AssertionError("id -3 should raise IndexError")
-edge = _validate_token_ids(np.array([0, 4]), vocab_size=5)
-assert np.array_equal(edge, [0, 4]), "ids 0 and vocab_size - 1 are valid"
-### END HIDDEN TESTS
+    check_token_ids([[0, 1, 2], [3, -1, 1]], vocab_size=5)
+except TokenIdError as error:
+    print(f"{type(error).__name__}: {error}")
 
 # %% [markdown]
 # ## 3. The table as a parameter
@@ -236,7 +143,49 @@ assert np.array_equal(edge, [0, 4]), "ids 0 and vocab_size - 1 are valid"
 # backward closure. (The padding and `max_norm` regions come in section 5; leave them
 # for now.)
 #
-# The two helpers below, given, check the constructor's arguments.
+# Every layer of the package, this one first, shares one small base class, `Module` (as
+# micrograd's `nn.Module` and minitorch's `module.py`): a layer defines `forward`, calling the layer
+# calls `forward`, `parameters()` lists the Tensors it holds (those of layers it holds included) and
+# `zero_grad()` clears their gradients. It lives in `tinytorch_lite.core.module`.
+#
+# The two helpers after it, given, check the constructor's arguments.
+
+# %%
+#| export core.module
+from tinytorch_lite.core.tensor import Tensor
+
+
+class Module:
+    """The base of every layer: `forward` computes, calling the layer calls `forward`.
+
+    `parameters()` returns the Tensors the layer holds in its public attributes, directly, in lists
+    or tuples, or inside layers it holds, each once and in attribute order; `zero_grad()` clears
+    their gradients.
+    """
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def parameters(self):
+        found = {}
+        for name, value in vars(self).items():
+            if name.startswith("_"):
+                continue
+            for item in value if isinstance(value, (list, tuple)) else (value,):
+                if isinstance(item, Tensor):
+                    found.setdefault(id(item), item)
+                elif isinstance(item, Module):
+                    for parameter in item.parameters():
+                        found.setdefault(id(parameter), parameter)
+        return list(found.values())
+
+    def zero_grad(self):
+        for parameter in self.parameters():
+            parameter.zero_grad()
+
 
 # %%
 #| export
@@ -262,7 +211,7 @@ def _check_padding_idx(padding_idx, vocab_size):
 
 # %% nbgrader={"grade": false, "grade_id": "embedding_class", "locked": false, "schema_version": 3, "solution": true}
 #| export
-class Embedding:
+class Embedding(Module):
     """A learnable lookup table mapping token ids to vectors, like `torch.nn.Embedding`.
 
     `Embedding(vocab_size, embedding_dim)` holds `.weight`, a Tensor of shape
@@ -325,7 +274,7 @@ class Embedding:
 
     def forward(self, token_ids):
         """Look up `token_ids` of shape (*): returns a Tensor of shape (*, embedding_dim)."""
-        ids = _validate_token_ids(token_ids, self.vocab_size)
+        ids = check_token_ids(token_ids, self.vocab_size)
         if self.max_norm is not None:
             self._renormalize(ids)
         buffer = self._output_buffer(ids.shape)  # (*, D), empty: write the rows into it
@@ -339,9 +288,6 @@ class Embedding:
         out._backward = _backward
         ### END SOLUTION
         return out
-
-    def __call__(self, token_ids):
-        return self.forward(token_ids)
 
     def _output_buffer(self, ids_shape):
         """An uninitialised (*ids_shape, embedding_dim) array for a lookup to write into.
@@ -369,9 +315,6 @@ class Embedding:
         scale = self.max_norm / (norms + 1e-7)  # the same small margin as PyTorch
         self.weight.data[rows] *= scale[:, None].astype(self.weight.dtype)
         ### END SOLUTION
-
-    def parameters(self):
-        return [self.weight]
 
     def __repr__(self):
         extras = "".join(f", {name}={value}" for name, value in (
@@ -503,7 +446,7 @@ def embedding_backward(token_ids, grad_output, vocab_size, padding_idx=None,
     is divided by the number of times v occurs.
     """
     vocab_size = _check_size("vocab_size", vocab_size)
-    ids = _validate_token_ids(token_ids, vocab_size)
+    ids = check_token_ids(token_ids, vocab_size)
     padding_idx = _check_padding_idx(padding_idx, vocab_size)
     grad_output = grad_output.data if isinstance(grad_output, Tensor) else np.asarray(grad_output)
     if grad_output.ndim != ids.ndim + 1 or grad_output.shape[:-1] != ids.shape:

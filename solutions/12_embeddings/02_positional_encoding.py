@@ -25,6 +25,8 @@
 #| export
 import math
 
+from tinytorch_lite.core.module import Module
+
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
@@ -280,7 +282,7 @@ fig.tight_layout()
 
 # %% nbgrader={"grade": false, "grade_id": "positional_encoding_class", "locked": false, "schema_version": 3, "solution": true}
 #| export
-class PositionalEncoding:
+class PositionalEncoding(Module):
     """Adds the fixed sinusoidal table to embeddings of shape (T, D) or (B, T, D); no parameters."""
 
     def __init__(self, embedding_dim, max_seq_length=512, base=10000.0):
@@ -289,9 +291,6 @@ class PositionalEncoding:
         self.base = base
         self.table = sinusoidal_table(self.max_seq_length, self.embedding_dim, base)  # (max_seq_length, D)
 
-    def parameters(self):
-        return []
-
     def forward(self, x):
         """x: (T, D) or (B, T, D) Tensor -> x + PE[:T], same shape; the gradient reaches x."""
         x, seq_len = _check_sequence(x, self.embedding_dim, self.max_seq_length, "PositionalEncoding")
@@ -299,9 +298,6 @@ class PositionalEncoding:
         ### BEGIN SOLUTION
         return x + self.table[:seq_len]
         ### END SOLUTION
-
-    def __call__(self, x):
-        return self.forward(x)
 
     def __repr__(self):
         return (f"PositionalEncoding(embedding_dim={self.embedding_dim}, "
@@ -391,7 +387,7 @@ for bad_args in [dict(embedding_dim=0), dict(embedding_dim=4, max_seq_length=0),
 
 # %% nbgrader={"grade": false, "grade_id": "learned_positional_class", "locked": false, "schema_version": 3, "solution": true}
 #| export
-class LearnedPositionalEmbedding:
+class LearnedPositionalEmbedding(Module):
     """A trainable position table (max_seq_length, D) added to embeddings of shape (T, D) or (B, T, D).
 
     Initialised N(0, std**2) with std = 0.01, as GPT-2 does for its position table.
@@ -404,9 +400,6 @@ class LearnedPositionalEmbedding:
         values = std * rng.standard_normal((self.max_seq_length, self.embedding_dim))
         self.weight = Tensor(values.astype(np.float32), requires_grad=True)
 
-    def parameters(self):
-        return [self.weight]
-
     def forward(self, x):
         """x: (T, D) or (B, T, D) Tensor -> x + weight[:T]; gradients reach x and weight."""
         x, seq_len = _check_sequence(x, self.embedding_dim, self.max_seq_length, "LearnedPositionalEmbedding")
@@ -415,17 +408,15 @@ class LearnedPositionalEmbedding:
         def _backward(grad):  # grad is dL/d(out): (T, D) or (B, T, D)
             x._accumulate_grad(grad)
             grad_table = np.zeros_like(self.weight.data)                     # (max_seq_length, D)
-            # Rows 0..seq_len-1 get grad summed over the batch
-            ### BEGIN SOLUTION
-            grad_table[:seq_len] = grad.reshape(-1, seq_len, self.embedding_dim).sum(axis=0)
-            ### END SOLUTION
+            if seq_len:  # an empty sequence leaves the table's gradient at zero
+                # Rows 0..seq_len-1 get grad summed over the batch
+                ### BEGIN SOLUTION
+                grad_table[:seq_len] = grad.reshape(-1, seq_len, self.embedding_dim).sum(axis=0)
+                ### END SOLUTION
             self.weight._accumulate_grad(grad_table)
 
         out._backward = _backward
         return out
-
-    def __call__(self, x):
-        return self.forward(x)
 
     def __repr__(self):
         return (f"LearnedPositionalEmbedding(max_seq_length={self.max_seq_length}, "
@@ -518,7 +509,7 @@ assert 0.008 < init.std() < 0.012 and init.dtype == np.float32, f"init should be
 
 # %% nbgrader={"grade": false, "grade_id": "rotary_class", "locked": false, "schema_version": 3, "solution": true}
 #| export
-class RotaryEmbedding:
+class RotaryEmbedding(Module):
     """Rotary position embedding (Su et al. 2021) for queries and keys of width head_dim.
 
     `pairing="adjacent"` rotates the pairs (x[2i], x[2i+1]) as in the paper; `pairing="half"`
@@ -577,9 +568,6 @@ class RotaryEmbedding:
 
         out._backward = _backward
         return out
-
-    def __call__(self, x, positions=None):
-        return self.forward(x, positions=positions)
 
     def __repr__(self):
         return f"RotaryEmbedding(head_dim={self.head_dim}, base={self.base}, pairing={self.pairing!r})"
@@ -702,7 +690,7 @@ assert np.allclose(alibi_bias(4, 6), alibi_bias(4, 6).transpose(0, 2, 1)), "the 
 
 # %%
 #| export
-class EmbeddingLayer:
+class EmbeddingLayer(Module):
     """Token ids (T,) or (B, T) -> position-aware embeddings (T, D) or (B, T, D).
 
     positional: "sinusoidal" (fixed table), "learned" (trainable table) or "none".
@@ -723,17 +711,11 @@ class EmbeddingLayer:
         elif positional == "learned":
             self.position = LearnedPositionalEmbedding(max_seq_length, embedding_dim, rng=rng)
 
-    def parameters(self):
-        return self.token_embedding.parameters() + (self.position.parameters() if self.position else [])
-
     def forward(self, token_ids):
         h = self.token_embedding(token_ids)  # (*, T) -> (*, T, D)
         if self.scale:
             h = h * math.sqrt(self.embedding_dim)
         return h if self.position is None else self.position(h)
-
-    def __call__(self, token_ids):
-        return self.forward(token_ids)
 
     def __repr__(self):
         return f"EmbeddingLayer({self.token_embedding!r}, positional={self.positional!r}, scale={self.scale})"
@@ -823,6 +805,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinytorch_lite.core.embeddings import EmbeddingLayer, RotaryEmbedding
+from tinytorch_lite.core.module import Module
 from tinytorch_lite.core.tensor import Tensor, cross_entropy
 
 SCHEMES = ("none", "learned", "sinusoidal", "rotary")
@@ -868,7 +851,7 @@ class LabConfig:
         return max(self.eval_lengths)
 
 
-class CopyBackModel:
+class CopyBackModel(Module):
     """Token ids (B, T) -> logits (B, T, vocab_size) through one causal attention head."""
 
     def __init__(self, scheme, seed, config):
@@ -888,11 +871,7 @@ class CopyBackModel:
         self.b_query = Tensor(np.zeros(width, dtype=np.float32), requires_grad=True)
         self.b_key = Tensor(np.zeros(width, dtype=np.float32), requires_grad=True)
 
-    def parameters(self):
-        return self.embed.parameters() + [self.w_query, self.w_key, self.w_value, self.w_out,
-                                          self.b_query, self.b_key]
-
-    def __call__(self, token_ids):
+    def forward(self, token_ids):
         seq_len = token_ids.shape[1]
         x = self.embed(token_ids)                                            # (B, T) -> (B, T, D)
         q, k, v = x @ self.w_query + self.b_query, x @ self.w_key + self.b_key, x @ self.w_value

@@ -50,9 +50,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinytorch_lite.core.embeddings import embedding_backward
-from tinytorch_lite.core.embeddings import _validate_token_ids as _check_token_ids  # same errors as part 1
-from tinytorch_lite.core.tensor import Tensor
+from tinytorch_lite.core.embeddings import _check_padding_idx, embedding_backward
+from tinytorch_lite.core.module import Module
+from tinytorch_lite.core.tensor import Tensor, check_token_ids
 
 
 # %% [markdown]
@@ -786,7 +786,7 @@ assert np.allclose(dequantize_rows(codes[picked], scale[picked], offset[picked])
 
 # %% nbgrader={"grade": false, "grade_id": "quantized_embedding", "locked": false, "schema_version": 3, "solution": true}
 #| export
-class QuantizedEmbedding:
+class QuantizedEmbedding(Module):
     """A frozen embedding table stored as int8 codes with per-row scale and offset (bits=8) or float16 (bits=16)."""
 
     def __init__(self, codes, scale=None, offset=None):
@@ -808,9 +808,9 @@ class QuantizedEmbedding:
     def nbytes(self):
         return sum(a.nbytes for a in (self.codes, self.scale, self.offset) if a is not None)
 
-    def __call__(self, token_ids):
+    def forward(self, token_ids):
         """Look up rows: (*) integer ids -> float32 Tensor (*, embedding_dim), no gradient."""
-        ids = _check_token_ids(token_ids, self.vocab_size)
+        ids = check_token_ids(token_ids, self.vocab_size)
         ### BEGIN SOLUTION
         rows = np.take(self.codes, ids, axis=0)
         if self.scale is None:
@@ -883,12 +883,15 @@ del table
 
 # %% nbgrader={"grade": false, "grade_id": "sparse_gradients", "locked": false, "schema_version": 3, "solution": true}
 #| export
-def sparse_embedding_backward(token_ids, grad_output, padding_idx=None):
+def sparse_embedding_backward(token_ids, grad_output, vocab_size, padding_idx=None):
     """Row-sparse embedding gradient: (rows int64 [U] sorted unique ids, values [U, D] summed gradients).
 
-    values[k] equals row rows[k] of embedding_backward(token_ids, grad_output, vocab_size); the padding row is dropped.
+    values[k] equals row rows[k] of embedding_backward(token_ids, grad_output, vocab_size); the
+    padding row is dropped. Ids are checked like a lookup's, and a negative padding_idx counts from
+    the end of the vocab_size rows, as in embedding_backward.
     """
-    ids = token_ids.data if isinstance(token_ids, Tensor) else np.asarray(token_ids)
+    ids = check_token_ids(token_ids, vocab_size)
+    padding_idx = _check_padding_idx(padding_idx, vocab_size)
     grad_output = np.asarray(grad_output)
     if grad_output.ndim != ids.ndim + 1 or grad_output.shape[:-1] != ids.shape:
         raise ValueError(f"grad_output has shape {grad_output.shape}; ids of shape {ids.shape} need {ids.shape + ('embedding_dim',)}")
@@ -906,8 +909,13 @@ def sparse_embedding_backward(token_ids, grad_output, padding_idx=None):
 
 
 def sparse_sgd_update(weight, rows, values, lr):
-    """In place: weight[rows] -= lr * values, touching only those rows. weight is a Tensor or an array."""
+    """In place: weight[rows] -= lr * values, touching only those rows. weight is a Tensor or an array.
+
+    rows are checked to be row numbers of the table (integers in [0, len(weight))), so a negative
+    row is an error rather than the last row counted from the end.
+    """
     table = weight.data if isinstance(weight, Tensor) else weight
+    rows = check_token_ids(rows, len(table))
     ### BEGIN SOLUTION
     table[rows] -= lr * values
     ### END SOLUTION
@@ -920,7 +928,7 @@ rng = np.random.default_rng(5)
 vocab_size, dim = 50, 4
 ids = np.array([[7, 3, 7], [49, 3, 7]])
 grad = rng.standard_normal((2, 3, dim)).astype(np.float32)
-rows, values = sparse_embedding_backward(ids, grad)
+rows, values = sparse_embedding_backward(ids, grad, vocab_size)
 assert rows.tolist() == [3, 7, 49], f"rows should be the sorted unique ids [3, 7, 49], got {rows.tolist()}"
 dense = embedding_backward(ids, grad, vocab_size)
 assert np.array_equal(values, dense[rows]), "values should equal the dense gradient's rows; hint: repeated ids must add up"
@@ -932,7 +940,7 @@ assert np.array_equal(weight, expected), f"sparse SGD differs from dense SGD by 
 ids = rng.integers(0, 1000, size=(16, 32))
 ids[0, :10] = 0
 grad = rng.standard_normal((16, 32, 8)).astype(np.float32)
-rows, values = sparse_embedding_backward(ids, grad, padding_idx=0)
+rows, values = sparse_embedding_backward(ids, grad, 1000, padding_idx=0)
 dense = embedding_backward(ids, grad, 1000, padding_idx=0)
 assert 0 not in rows and np.array_equal(rows, np.flatnonzero(np.isin(np.arange(1000), ids) & (np.arange(1000) != 0)))
 assert np.array_equal(values, dense[rows]), "with padding_idx, values should equal the dense gradient's rows"
@@ -959,7 +967,7 @@ def dense_step():
 
 
 def sparse_step():
-    sparse_sgd_update(weight, *sparse_embedding_backward(ids, grad), 0.01)
+    sparse_sgd_update(weight, *sparse_embedding_backward(ids, grad, vocab_size), 0.01)
 
 
 dense_seconds, sparse_seconds = best_seconds(dense_step, 3, 1), best_seconds(sparse_step, 3, 1)
@@ -980,7 +988,7 @@ del weight
 
 # %%
 #| export
-class MemmapEmbedding:
+class MemmapEmbedding(Module):
     """A frozen embedding table whose rows live in a .npy file, read page by page on lookup."""
 
     def __init__(self, path, mode="r"):
@@ -1001,8 +1009,8 @@ class MemmapEmbedding:
         del table
         return cls(path)
 
-    def __call__(self, token_ids):
-        ids = _check_token_ids(token_ids, self.vocab_size)
+    def forward(self, token_ids):
+        ids = check_token_ids(token_ids, self.vocab_size)
         return Tensor(np.asarray(np.take(self.weight, ids, axis=0)))
 
 
@@ -1080,7 +1088,7 @@ def reduce_bags(rows, offsets, mode="mean"):
     return out
 
 
-class EmbeddingBag:
+class EmbeddingBag(Module):
     """Sums, averages or takes the max of the embeddings of each bag of ids, like torch.nn.EmbeddingBag."""
 
     def __init__(self, vocab_size, embedding_dim, mode="mean", dtype=np.float32, rng=None, _weight=None, _freeze=False):
@@ -1101,12 +1109,9 @@ class EmbeddingBag:
             raise ValueError(f"pretrained weights must be 2-D (vocab_size, embedding_dim), got shape {weights.shape}")
         return cls(*weights.shape, mode=mode, _weight=weights, _freeze=freeze)
 
-    def parameters(self):
-        return [self.weight]
-
-    def __call__(self, token_ids, offsets=None, per_sample_weights=None):
+    def forward(self, token_ids, offsets=None, per_sample_weights=None):
         """(N,) ids with (B,) offsets, or (B, L) ids -> Tensor (B, embedding_dim)."""
-        ids = _check_token_ids(token_ids, self.vocab_size)
+        ids = check_token_ids(token_ids, self.vocab_size)
         if ids.ndim == 2:
             if offsets is not None:
                 raise ValueError("offsets are only used with 1-D token_ids; 2-D token_ids are bags of equal length")
@@ -1203,7 +1208,7 @@ def route_to_shards(token_ids, vocab_size, num_shards):
     ### END SOLUTION
 
 
-class ShardedEmbedding:
+class ShardedEmbedding(Module):
     """An embedding table split across num_shards (simulated) devices, by 'row' blocks or by 'column' slices."""
 
     def __init__(self, vocab_size, embedding_dim, num_shards, strategy="row", weight=None, rng=None):
@@ -1233,8 +1238,8 @@ class ShardedEmbedding:
         grads = [s.grad if s.grad is not None else np.zeros_like(s.data) for s in self.shards]
         return np.concatenate(grads, axis=0 if self.strategy == "row" else 1)
 
-    def __call__(self, token_ids):
-        ids = _check_token_ids(token_ids, self.vocab_size)
+    def forward(self, token_ids):
+        ids = check_token_ids(token_ids, self.vocab_size)
         flat = ids.reshape(-1)
         if self.strategy == "column":  # every shard gathers its columns of every row; all-gather the slices
             values = np.concatenate([np.take(s.data, flat, axis=0) for s in self.shards], axis=1)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinytorch_lite.core.embeddings import EmbeddingLayer, RotaryEmbedding
+from tinytorch_lite.core.module import Module
 from tinytorch_lite.core.tensor import Tensor, cross_entropy
 
 SCHEMES = ("none", "learned", "sinusoidal", "rotary")
@@ -71,7 +72,7 @@ class LabConfig:
         return max(self.eval_lengths)
 
 
-class CopyBackModel:
+class CopyBackModel(Module):
     """Token ids (B, T) -> logits (B, T, vocab_size) through one causal attention head."""
 
     def __init__(self, scheme, seed, config):
@@ -91,11 +92,7 @@ class CopyBackModel:
         self.b_query = Tensor(np.zeros(width, dtype=np.float32), requires_grad=True)
         self.b_key = Tensor(np.zeros(width, dtype=np.float32), requires_grad=True)
 
-    def parameters(self):
-        return self.embed.parameters() + [self.w_query, self.w_key, self.w_value, self.w_out,
-                                          self.b_query, self.b_key]
-
-    def __call__(self, token_ids):
+    def forward(self, token_ids):
         seq_len = token_ids.shape[1]
         x = self.embed(token_ids)                                            # (B, T) -> (B, T, D)
         q, k, v = x @ self.w_query + self.b_query, x @ self.w_key + self.b_key, x @ self.w_value

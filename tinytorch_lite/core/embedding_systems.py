@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinytorch_lite.core.embeddings import embedding_backward
-from tinytorch_lite.core.embeddings import _validate_token_ids as _check_token_ids  # same errors as part 1
-from tinytorch_lite.core.tensor import Tensor
+from tinytorch_lite.core.embeddings import _check_padding_idx, embedding_backward
+from tinytorch_lite.core.module import Module
+from tinytorch_lite.core.tensor import Tensor, check_token_ids
 
 
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
@@ -148,7 +148,7 @@ def dequantize_rows(codes, scale, offset):
     return values
 
 
-class QuantizedEmbedding:
+class QuantizedEmbedding(Module):
     """A frozen embedding table stored as int8 codes with per-row scale and offset (bits=8) or float16 (bits=16)."""
 
     def __init__(self, codes, scale=None, offset=None):
@@ -170,9 +170,9 @@ class QuantizedEmbedding:
     def nbytes(self):
         return sum(a.nbytes for a in (self.codes, self.scale, self.offset) if a is not None)
 
-    def __call__(self, token_ids):
+    def forward(self, token_ids):
         """Look up rows: (*) integer ids -> float32 Tensor (*, embedding_dim), no gradient."""
-        ids = _check_token_ids(token_ids, self.vocab_size)
+        ids = check_token_ids(token_ids, self.vocab_size)
         rows = np.take(self.codes, ids, axis=0)
         if self.scale is None:
             return Tensor(rows.astype(np.float32))
@@ -182,12 +182,15 @@ class QuantizedEmbedding:
         return f"QuantizedEmbedding({self.vocab_size}, {self.embedding_dim}, bits={self.bits}, {format_bytes(self.nbytes)})"
 
 
-def sparse_embedding_backward(token_ids, grad_output, padding_idx=None):
+def sparse_embedding_backward(token_ids, grad_output, vocab_size, padding_idx=None):
     """Row-sparse embedding gradient: (rows int64 [U] sorted unique ids, values [U, D] summed gradients).
 
-    values[k] equals row rows[k] of embedding_backward(token_ids, grad_output, vocab_size); the padding row is dropped.
+    values[k] equals row rows[k] of embedding_backward(token_ids, grad_output, vocab_size); the
+    padding row is dropped. Ids are checked like a lookup's, and a negative padding_idx counts from
+    the end of the vocab_size rows, as in embedding_backward.
     """
-    ids = token_ids.data if isinstance(token_ids, Tensor) else np.asarray(token_ids)
+    ids = check_token_ids(token_ids, vocab_size)
+    padding_idx = _check_padding_idx(padding_idx, vocab_size)
     grad_output = np.asarray(grad_output)
     if grad_output.ndim != ids.ndim + 1 or grad_output.shape[:-1] != ids.shape:
         raise ValueError(f"grad_output has shape {grad_output.shape}; ids of shape {ids.shape} need {ids.shape + ('embedding_dim',)}")
@@ -203,13 +206,18 @@ def sparse_embedding_backward(token_ids, grad_output, padding_idx=None):
 
 
 def sparse_sgd_update(weight, rows, values, lr):
-    """In place: weight[rows] -= lr * values, touching only those rows. weight is a Tensor or an array."""
+    """In place: weight[rows] -= lr * values, touching only those rows. weight is a Tensor or an array.
+
+    rows are checked to be row numbers of the table (integers in [0, len(weight))), so a negative
+    row is an error rather than the last row counted from the end.
+    """
     table = weight.data if isinstance(weight, Tensor) else weight
+    rows = check_token_ids(rows, len(table))
     table[rows] -= lr * values
     return weight
 
 
-class MemmapEmbedding:
+class MemmapEmbedding(Module):
     """A frozen embedding table whose rows live in a .npy file, read page by page on lookup."""
 
     def __init__(self, path, mode="r"):
@@ -230,8 +238,8 @@ class MemmapEmbedding:
         del table
         return cls(path)
 
-    def __call__(self, token_ids):
-        ids = _check_token_ids(token_ids, self.vocab_size)
+    def forward(self, token_ids):
+        ids = check_token_ids(token_ids, self.vocab_size)
         return Tensor(np.asarray(np.take(self.weight, ids, axis=0)))
 
 
@@ -256,7 +264,7 @@ def reduce_bags(rows, offsets, mode="mean"):
     return out
 
 
-class EmbeddingBag:
+class EmbeddingBag(Module):
     """Sums, averages or takes the max of the embeddings of each bag of ids, like torch.nn.EmbeddingBag."""
 
     def __init__(self, vocab_size, embedding_dim, mode="mean", dtype=np.float32, rng=None, _weight=None, _freeze=False):
@@ -277,12 +285,9 @@ class EmbeddingBag:
             raise ValueError(f"pretrained weights must be 2-D (vocab_size, embedding_dim), got shape {weights.shape}")
         return cls(*weights.shape, mode=mode, _weight=weights, _freeze=freeze)
 
-    def parameters(self):
-        return [self.weight]
-
-    def __call__(self, token_ids, offsets=None, per_sample_weights=None):
+    def forward(self, token_ids, offsets=None, per_sample_weights=None):
         """(N,) ids with (B,) offsets, or (B, L) ids -> Tensor (B, embedding_dim)."""
-        ids = _check_token_ids(token_ids, self.vocab_size)
+        ids = check_token_ids(token_ids, self.vocab_size)
         if ids.ndim == 2:
             if offsets is not None:
                 raise ValueError("offsets are only used with 1-D token_ids; 2-D token_ids are bags of equal length")
@@ -331,7 +336,7 @@ def route_to_shards(token_ids, vocab_size, num_shards):
     return shard, token_ids - shard * rows_per_shard
 
 
-class ShardedEmbedding:
+class ShardedEmbedding(Module):
     """An embedding table split across num_shards (simulated) devices, by 'row' blocks or by 'column' slices."""
 
     def __init__(self, vocab_size, embedding_dim, num_shards, strategy="row", weight=None, rng=None):
@@ -361,8 +366,8 @@ class ShardedEmbedding:
         grads = [s.grad if s.grad is not None else np.zeros_like(s.data) for s in self.shards]
         return np.concatenate(grads, axis=0 if self.strategy == "row" else 1)
 
-    def __call__(self, token_ids):
-        ids = _check_token_ids(token_ids, self.vocab_size)
+    def forward(self, token_ids):
+        ids = check_token_ids(token_ids, self.vocab_size)
         flat = ids.reshape(-1)
         if self.strategy == "column":  # every shard gathers its columns of every row; all-gather the slices
             values = np.concatenate([np.take(s.data, flat, axis=0) for s in self.shards], axis=1)

@@ -16,38 +16,8 @@ import sys
 
 import numpy as np
 
-from tinytorch_lite.core.tensor import Tensor
-
-
-def _validate_token_ids(token_ids, vocab_size):
-    """Return `token_ids` as an integer numpy array, checked to lie in [0, vocab_size).
-
-    Accepts a list, a numpy array of any integer dtype or an integer `Tensor`, of any shape.
-    Raises TypeError for non-integer ids (float, bool, strings) and IndexError, naming the value,
-    its position and `vocab_size`, for ids outside [0, vocab_size). Negative ids are errors, not
-    positions counted from the end.
-    """
-    if isinstance(token_ids, Tensor):
-        token_ids = token_ids.data
-    try:
-        ids = np.asarray(token_ids)
-    except ValueError:
-        raise ValueError("token ids must form a rectangular array (every sequence in a batch the "
-                         "same length); pad shorter sequences, e.g. with padding_idx") from None
-    if ids.size == 0 and not isinstance(token_ids, np.ndarray):
-        ids = ids.astype(np.intp)  # np.asarray([]) is float64, but an empty list of ids is fine
-    if ids.dtype.kind not in "iu":
-        raise TypeError(
-            f"token ids must be integers, got dtype {ids.dtype}; pass the ids a tokenizer's encode() "
-            "returns (a list or integer array), not embeddings, masks or strings")
-    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
-        bad = np.flatnonzero((ids < 0) | (ids >= vocab_size))[0]
-        position = tuple(int(i) for i in np.unravel_index(bad, ids.shape))
-        value = int(ids.reshape(-1)[bad])
-        raise IndexError(
-            f"token id {value} at position {position} is out of range for vocab_size={vocab_size}: "
-            f"ids must lie in [0, {vocab_size - 1}] (negative ids do not count from the end here)")
-    return ids.astype(np.intp, copy=False)
+from tinytorch_lite.core.module import Module
+from tinytorch_lite.core.tensor import Tensor, TokenIdError, check_token_ids
 
 
 def _check_size(name, value):
@@ -70,7 +40,7 @@ def _check_padding_idx(padding_idx, vocab_size):
     return int(padding_idx) % vocab_size
 
 
-class Embedding:
+class Embedding(Module):
     """A learnable lookup table mapping token ids to vectors, like `torch.nn.Embedding`.
 
     `Embedding(vocab_size, embedding_dim)` holds `.weight`, a Tensor of shape
@@ -129,7 +99,7 @@ class Embedding:
 
     def forward(self, token_ids):
         """Look up `token_ids` of shape (*): returns a Tensor of shape (*, embedding_dim)."""
-        ids = _validate_token_ids(token_ids, self.vocab_size)
+        ids = check_token_ids(token_ids, self.vocab_size)
         if self.max_norm is not None:
             self._renormalize(ids)
         buffer = self._output_buffer(ids.shape)  # (*, D), empty: write the rows into it
@@ -141,9 +111,6 @@ class Embedding:
                 ids, grad, self.vocab_size, self.padding_idx, self.scale_grad_by_freq))
         out._backward = _backward
         return out
-
-    def __call__(self, token_ids):
-        return self.forward(token_ids)
 
     def _output_buffer(self, ids_shape):
         """An uninitialised (*ids_shape, embedding_dim) array for a lookup to write into.
@@ -170,9 +137,6 @@ class Embedding:
         scale = self.max_norm / (norms + 1e-7)  # the same small margin as PyTorch
         self.weight.data[rows] *= scale[:, None].astype(self.weight.dtype)
 
-    def parameters(self):
-        return [self.weight]
-
     def __repr__(self):
         extras = "".join(f", {name}={value}" for name, value in (
             ("padding_idx", self.padding_idx), ("max_norm", self.max_norm),
@@ -194,7 +158,7 @@ def embedding_backward(token_ids, grad_output, vocab_size, padding_idx=None,
     is divided by the number of times v occurs.
     """
     vocab_size = _check_size("vocab_size", vocab_size)
-    ids = _validate_token_ids(token_ids, vocab_size)
+    ids = check_token_ids(token_ids, vocab_size)
     padding_idx = _check_padding_idx(padding_idx, vocab_size)
     grad_output = grad_output.data if isinstance(grad_output, Tensor) else np.asarray(grad_output)
     if grad_output.ndim != ids.ndim + 1 or grad_output.shape[:-1] != ids.shape:
@@ -230,6 +194,8 @@ def embedding_backward(token_ids, grad_output, vocab_size, padding_idx=None,
 
 
 import math
+
+from tinytorch_lite.core.module import Module
 
 
 def _check_sequence(x, embedding_dim, max_seq_length, owner):
@@ -281,7 +247,7 @@ def sinusoidal_table(max_seq_length, embedding_dim, base=10000.0, dtype=np.float
     return table.astype(dtype)
 
 
-class PositionalEncoding:
+class PositionalEncoding(Module):
     """Adds the fixed sinusoidal table to embeddings of shape (T, D) or (B, T, D); no parameters."""
 
     def __init__(self, embedding_dim, max_seq_length=512, base=10000.0):
@@ -290,24 +256,18 @@ class PositionalEncoding:
         self.base = base
         self.table = sinusoidal_table(self.max_seq_length, self.embedding_dim, base)  # (max_seq_length, D)
 
-    def parameters(self):
-        return []
-
     def forward(self, x):
         """x: (T, D) or (B, T, D) Tensor -> x + PE[:T], same shape; the gradient reaches x."""
         x, seq_len = _check_sequence(x, self.embedding_dim, self.max_seq_length, "PositionalEncoding")
         # Add the first seq_len rows of self.table to x (broadcasting covers a batch axis)
         return x + self.table[:seq_len]
 
-    def __call__(self, x):
-        return self.forward(x)
-
     def __repr__(self):
         return (f"PositionalEncoding(embedding_dim={self.embedding_dim}, "
                 f"max_seq_length={self.max_seq_length}, base={self.base})")
 
 
-class LearnedPositionalEmbedding:
+class LearnedPositionalEmbedding(Module):
     """A trainable position table (max_seq_length, D) added to embeddings of shape (T, D) or (B, T, D).
 
     Initialised N(0, std**2) with std = 0.01, as GPT-2 does for its position table.
@@ -320,9 +280,6 @@ class LearnedPositionalEmbedding:
         values = std * rng.standard_normal((self.max_seq_length, self.embedding_dim))
         self.weight = Tensor(values.astype(np.float32), requires_grad=True)
 
-    def parameters(self):
-        return [self.weight]
-
     def forward(self, x):
         """x: (T, D) or (B, T, D) Tensor -> x + weight[:T]; gradients reach x and weight."""
         x, seq_len = _check_sequence(x, self.embedding_dim, self.max_seq_length, "LearnedPositionalEmbedding")
@@ -331,22 +288,20 @@ class LearnedPositionalEmbedding:
         def _backward(grad):  # grad is dL/d(out): (T, D) or (B, T, D)
             x._accumulate_grad(grad)
             grad_table = np.zeros_like(self.weight.data)                     # (max_seq_length, D)
-            # Rows 0..seq_len-1 get grad summed over the batch
-            grad_table[:seq_len] = grad.reshape(-1, seq_len, self.embedding_dim).sum(axis=0)
+            if seq_len:  # an empty sequence leaves the table's gradient at zero
+                # Rows 0..seq_len-1 get grad summed over the batch
+                grad_table[:seq_len] = grad.reshape(-1, seq_len, self.embedding_dim).sum(axis=0)
             self.weight._accumulate_grad(grad_table)
 
         out._backward = _backward
         return out
-
-    def __call__(self, x):
-        return self.forward(x)
 
     def __repr__(self):
         return (f"LearnedPositionalEmbedding(max_seq_length={self.max_seq_length}, "
                 f"embedding_dim={self.embedding_dim})")
 
 
-class RotaryEmbedding:
+class RotaryEmbedding(Module):
     """Rotary position embedding (Su et al. 2021) for queries and keys of width head_dim.
 
     `pairing="adjacent"` rotates the pairs (x[2i], x[2i+1]) as in the paper; `pairing="half"`
@@ -404,9 +359,6 @@ class RotaryEmbedding:
         out._backward = _backward
         return out
 
-    def __call__(self, x, positions=None):
-        return self.forward(x, positions=positions)
-
     def __repr__(self):
         return f"RotaryEmbedding(head_dim={self.head_dim}, base={self.base}, pairing={self.pairing!r})"
 
@@ -431,7 +383,7 @@ def alibi_bias(num_heads, seq_len):
     return -_alibi_slopes(num_heads)[:, None, None] * distance
 
 
-class EmbeddingLayer:
+class EmbeddingLayer(Module):
     """Token ids (T,) or (B, T) -> position-aware embeddings (T, D) or (B, T, D).
 
     positional: "sinusoidal" (fixed table), "learned" (trainable table) or "none".
@@ -452,17 +404,11 @@ class EmbeddingLayer:
         elif positional == "learned":
             self.position = LearnedPositionalEmbedding(max_seq_length, embedding_dim, rng=rng)
 
-    def parameters(self):
-        return self.token_embedding.parameters() + (self.position.parameters() if self.position else [])
-
     def forward(self, token_ids):
         h = self.token_embedding(token_ids)  # (*, T) -> (*, T, D)
         if self.scale:
             h = h * math.sqrt(self.embedding_dim)
         return h if self.position is None else self.position(h)
-
-    def __call__(self, token_ids):
-        return self.forward(token_ids)
 
     def __repr__(self):
         return f"EmbeddingLayer({self.token_embedding!r}, positional={self.positional!r}, scale={self.scale})"

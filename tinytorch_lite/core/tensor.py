@@ -3,6 +3,8 @@
 __all__ = [
     'unbroadcast',
     'Tensor',
+    'TokenIdError',
+    'check_token_ids',
     'cross_entropy',
 ]
 
@@ -399,6 +401,41 @@ class Tensor:
         return out
 
 
+class TokenIdError(IndexError, ValueError):
+    """A token id outside [0, vocab_size): both an IndexError and a ValueError."""
+
+
+def check_token_ids(token_ids, vocab_size):
+    """Return `token_ids` as an integer numpy array, checked to lie in [0, vocab_size).
+
+    Accepts a list, a numpy array of any integer dtype or an integer `Tensor`, of any shape.
+    Raises TypeError for non-integer ids (float, bool, strings) and TokenIdError, naming the value,
+    its position and `vocab_size`, for ids outside [0, vocab_size). Negative ids are errors, not
+    positions counted from the end.
+    """
+    if isinstance(token_ids, Tensor):
+        token_ids = token_ids.data
+    try:
+        ids = np.asarray(token_ids)
+    except ValueError:
+        raise ValueError("token ids must form a rectangular array (every sequence in a batch the "
+                         "same length); pad shorter sequences, e.g. with padding_idx") from None
+    if ids.size == 0 and not isinstance(token_ids, np.ndarray):
+        ids = ids.astype(np.intp)  # np.asarray([]) is float64, but an empty list of ids is fine
+    if ids.dtype.kind not in "iu":
+        raise TypeError(
+            f"token ids must be integers, got dtype {ids.dtype}; pass the ids a tokenizer's encode() "
+            "returns (a list or integer array), not embeddings, masks or strings")
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        bad = np.flatnonzero((ids < 0) | (ids >= vocab_size))[0]
+        position = tuple(int(i) for i in np.unravel_index(bad, ids.shape))
+        value = int(ids.reshape(-1)[bad])
+        raise TokenIdError(
+            f"token id {value} at position {position} is out of range for vocab_size={vocab_size}: "
+            f"ids must lie in [0, {vocab_size - 1}] (negative ids do not count from the end here)")
+    return ids.astype(np.intp, copy=False)
+
+
 def cross_entropy(logits, targets):
     """Mean softmax cross-entropy of `logits` (N, C) against integer class ids `targets` (N,).
 
@@ -406,19 +443,14 @@ def cross_entropy(logits, targets):
     (softmax(logits) - one_hot(targets)) / N, times the upstream gradient, to `logits`.
     """
     logits = logits if isinstance(logits, Tensor) else Tensor(logits)
-    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if logits.ndim != 2 or not _is_float(logits.dtype):
         raise ValueError(f"logits must be a floating (N, C) tensor, got shape {logits.shape} and dtype {logits.dtype}")
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise TypeError(f"targets must be integer class ids, got dtype {targets.dtype}")
     n, classes = logits.shape
+    targets = check_token_ids(targets, classes)  # class ids are token ids: integers in [0, C)
     if targets.shape != (n,):
         raise ValueError(f"shape mismatch: logits {logits.shape} need targets of shape ({n},), got {targets.shape}")
     if n == 0:
         raise ValueError("cross_entropy of an empty batch (N = 0) is undefined")
-    if targets.min() < 0 or targets.max() >= classes:
-        bad = targets[(targets < 0) | (targets >= classes)][0]
-        raise ValueError(f"target {bad} is out of range for {classes} classes: ids must be in [0, {classes - 1}]")
     rows = np.arange(n)
     # log_probs: log-softmax of each row, stabilized by subtracting the row maximum
     shifted = logits.data - logits.data.max(axis=1, keepdims=True)

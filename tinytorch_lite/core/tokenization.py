@@ -12,6 +12,8 @@ from collections import Counter
 
 import numpy as np
 
+from tinytorch_lite.core.tensor import check_token_ids
+
 
 _DEFAULT_CHARACTERS = sorted(set(string.printable) - set("\r\x0b\x0c"))
 _FILE_FORMAT = "tinytorch_lite.CharTokenizer"
@@ -76,10 +78,7 @@ def _as_id_array(ids, vocab_size):
     if array.ndim != 1:
         raise ValueError(f"decode takes one sequence of ids (1-D), got shape {array.shape}; "
                          "for a batch decode each row: [tokenizer.decode(row) for row in token_ids]")
-    outside = (array < 0) | (array >= vocab_size)
-    if outside.any():
-        raise ValueError(f"token id {array[outside][0]} is outside the vocabulary (ids 0 to {vocab_size - 1})")
-    return array
+    return check_token_ids(array, vocab_size)  # TokenIdError (a ValueError) for an id outside the vocabulary
 
 
 def _check_path(path):
