@@ -11,7 +11,7 @@ import pytest
 
 from coursekit.sources import ROOT
 
-COPIED = ["coursekit", "tinytorch_lite", "pyproject.toml", ".gitignore", "solutions/11_tokenization"]
+COPIED = ["coursekit", "tinytorch_lite", "pyproject.toml", ".gitignore", "solutions/02_tensor", "solutions/11_tokenization"]
 
 
 def run(args, cwd, check=True):
@@ -21,7 +21,7 @@ def run(args, cwd, check=True):
 
 @pytest.fixture(scope="module")
 def course_copy(tmp_path_factory) -> Path:
-    """A small course (the tokenization module only) with its generated files committed."""
+    """A small course (the tensor and tokenization modules) with its generated files committed."""
     copy = tmp_path_factory.mktemp("repo")
     for name in COPIED:
         source = ROOT / name

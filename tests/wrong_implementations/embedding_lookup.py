@@ -19,38 +19,7 @@ _SCATTER = """\
     grad[unique_ids] = grad_rows[order[starts]]  # first occurrences: distinct targets
 """
 
-_TYPE_CHECK = """\
-    if ids.dtype.kind not in "iu":
-        raise TypeError(
-            f"token ids must be integers, got dtype {ids.dtype}; pass the ids a tokenizer's encode() "
-            "returns (a list or integer array), not embeddings, masks or strings")
-"""
-
 WRONG_IMPLEMENTATIONS = [
-    _wrong(
-        "embedding_ids_negative_wrapped",
-        "checks only the upper bound, so numpy wraps negative ids to rows counted from the end",
-        "if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):",
-        "if ids.size and ids.max() >= vocab_size:",
-    ),
-    _wrong(
-        "embedding_ids_upper_bound_off_by_one",
-        "accepts id == vocab_size (> instead of >=); mode='clip' then silently returns the last row",
-        "ids.max() >= vocab_size",
-        "ids.max() > vocab_size",
-    ),
-    _wrong(
-        "embedding_ids_bool_accepted",
-        "treats bool as an integer dtype, so a mask is looked up as ids 0 and 1",
-        'if ids.dtype.kind not in "iu":',
-        'if ids.dtype.kind not in "biu":',
-    ),
-    _wrong(
-        "embedding_ids_float_cast",
-        "casts float ids to int instead of rejecting them (1.7 silently becomes 1)",
-        _TYPE_CHECK,
-        "    ids = ids.astype(np.int64)\n",
-    ),
     _wrong(
         "embedding_init_uniform",
         "initialises the table from U(0, 1) instead of N(0, 1)",
