@@ -347,7 +347,9 @@ def plot_embedding_share(models=MODEL_EMBEDDINGS, ax=None):
     ax = _axes(ax, figsize=(6, 4))
     colour = {True: _COLOURS[0], False: _COLOURS[1], None: "#999999"}
     names = [m.name for m in models]
-    ax.barh(names, [100 * m.embedding_share for m in models], color=[colour[m.tied] for m in models])
+    # The tables cannot hold more than all parameters: a share above 1 means a rounded published total.
+    shares = [100 * min(m.embedding_share, 1.0) for m in models]
+    ax.barh(names, shares, color=[colour[m.tied] for m in models])
     ax.invert_yaxis()
     ax.set(xlabel="token tables, % of all parameters", title="Embedding share of real models")
     for label, key in (("tied", True), ("untied", False), ("no output vocabulary", None)):
@@ -787,7 +789,7 @@ assert np.allclose(dequantize_rows(codes[picked], scale[picked], offset[picked])
 # %% nbgrader={"grade": false, "grade_id": "quantized_embedding", "locked": false, "schema_version": 3, "solution": true}
 #| export
 class QuantizedEmbedding(Module):
-    """A frozen embedding table stored as int8 codes with per-row scale and offset (bits=8) or float16 (bits=16)."""
+    """A frozen embedding table stored as uint8 codes with per-row scale and offset (bits=8), or cast to float16 (bits=16)."""
 
     def __init__(self, codes, scale=None, offset=None):
         self.codes, self.scale, self.offset = codes, scale, offset
@@ -796,13 +798,13 @@ class QuantizedEmbedding(Module):
 
     @classmethod
     def from_embedding(cls, embedding, bits=8):
-        """Quantize an Embedding (or a 2-D array); bits=8 for int8 rows, bits=16 for float16."""
+        """Quantize an Embedding (or a 2-D array): bits=8 for uint8 codes with a scale and offset per row, bits=16 for a plain float16 cast."""
         weights = np.asarray(embedding.weight.data if hasattr(embedding, "weight") else embedding)
         if bits == 16:
             return cls(weights.astype(np.float16))
         if bits == 8:
             return cls(*quantize_rows(weights, bits=8))
-        raise ValueError(f"bits must be 8 (int8 rows) or 16 (float16), got {bits}")
+        raise ValueError(f"bits must be 8 (uint8 codes per row) or 16 (float16 cast), got {bits}")
 
     @property
     def nbytes(self):

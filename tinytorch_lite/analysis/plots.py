@@ -43,7 +43,9 @@ def plot_embedding_share(models=MODEL_EMBEDDINGS, ax=None):
     ax = _axes(ax, figsize=(6, 4))
     colour = {True: _COLOURS[0], False: _COLOURS[1], None: "#999999"}
     names = [m.name for m in models]
-    ax.barh(names, [100 * m.embedding_share for m in models], color=[colour[m.tied] for m in models])
+    # The tables cannot hold more than all parameters: a share above 1 means a rounded published total.
+    shares = [100 * min(m.embedding_share, 1.0) for m in models]
+    ax.barh(names, shares, color=[colour[m.tied] for m in models])
     ax.invert_yaxis()
     ax.set(xlabel="token tables, % of all parameters", title="Embedding share of real models")
     for label, key in (("tied", True), ("untied", False), ("no output vocabulary", None)):
