@@ -149,7 +149,7 @@ def dequantize_rows(codes, scale, offset):
 
 
 class QuantizedEmbedding(Module):
-    """A frozen embedding table stored as int8 codes with per-row scale and offset (bits=8) or float16 (bits=16)."""
+    """A frozen embedding table stored as uint8 codes with per-row scale and offset (bits=8), or cast to float16 (bits=16)."""
 
     def __init__(self, codes, scale=None, offset=None):
         self.codes, self.scale, self.offset = codes, scale, offset
@@ -158,13 +158,13 @@ class QuantizedEmbedding(Module):
 
     @classmethod
     def from_embedding(cls, embedding, bits=8):
-        """Quantize an Embedding (or a 2-D array); bits=8 for int8 rows, bits=16 for float16."""
+        """Quantize an Embedding (or a 2-D array): bits=8 for uint8 codes with a scale and offset per row, bits=16 for a plain float16 cast."""
         weights = np.asarray(embedding.weight.data if hasattr(embedding, "weight") else embedding)
         if bits == 16:
             return cls(weights.astype(np.float16))
         if bits == 8:
             return cls(*quantize_rows(weights, bits=8))
-        raise ValueError(f"bits must be 8 (int8 rows) or 16 (float16), got {bits}")
+        raise ValueError(f"bits must be 8 (uint8 codes per row) or 16 (float16 cast), got {bits}")
 
     @property
     def nbytes(self):
