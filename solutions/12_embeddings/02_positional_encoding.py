@@ -547,7 +547,12 @@ class RotaryEmbedding(Module):
         return y.astype(x.dtype, copy=False)
 
     def forward(self, x, positions=None):
-        """x: Tensor (..., T, head_dim); positions: T ints (default 0..T-1) -> rotated Tensor, same shape."""
+        """x: Tensor (..., T, head_dim) -> rotated Tensor, same shape.
+
+        positions: T ints shared by every sequence (default 0..T-1), or one row of T ints per
+        sequence, shape (B, T) for x of shape (B, ..., T, head_dim), as Hugging Face's `position_ids`
+        (left-padded batches, packed sequences, decoding with a cache).
+        """
         if not isinstance(x, Tensor):
             x = Tensor(x)
         if not np.issubdtype(x.dtype, np.floating):
@@ -557,10 +562,13 @@ class RotaryEmbedding(Module):
                              f"got {x.shape}")
         seq_len = x.shape[-2]
         positions = np.arange(seq_len) if positions is None else np.asarray(positions)
-        if positions.shape != (seq_len,):
-            raise ValueError(f"positions must have shape ({seq_len},), one per row of x, "
-                             f"got {positions.shape}")
-        angles = positions[:, None].astype(np.float64) * self.inv_freq  # (T, head_dim/2)
+        per_sequence = x.ndim >= 3 and positions.shape == (x.shape[0], seq_len)
+        if positions.shape != (seq_len,) and not per_sequence:
+            raise ValueError(f"positions must have shape ({seq_len},), one per row of x, or (batch, {seq_len}), "
+                             f"one row per sequence of x; got {positions.shape} for x of shape {x.shape}")
+        angles = positions[..., None].astype(np.float64) * self.inv_freq  # (T, head_dim/2) or (B, T, head_dim/2)
+        if per_sequence:  # (B, T, head_dim/2) -> (B, 1, ..., 1, T, head_dim/2): shared by the heads
+            angles = angles.reshape((x.shape[0],) + (1,) * (x.ndim - 3) + angles.shape[1:])
         out = Tensor(self._rotate_pairs(x.data, angles), _children=(x,), _op="rotary")
 
         def _backward(grad):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinytorch_lite.core.embeddings import _check_padding_idx, embedding_backward
+from tinytorch_lite.core.embeddings import Embedding, _check_padding_idx, embedding_backward
 from tinytorch_lite.core.module import Module
 from tinytorch_lite.core.tensor import Tensor, check_token_ids
 
@@ -264,67 +264,173 @@ def reduce_bags(rows, offsets, mode="mean"):
     return out
 
 
-class EmbeddingBag(Module):
-    """Sums, averages or takes the max of the embeddings of each bag of ids, like torch.nn.EmbeddingBag."""
+class EmbeddingBag(Embedding):
+    """Sums, averages or takes the max of the embeddings of each bag of ids, like torch.nn.EmbeddingBag.
 
-    def __init__(self, vocab_size, embedding_dim, mode="mean", dtype=np.float32, rng=None, _weight=None, _freeze=False):
-        if vocab_size < 1 or embedding_dim < 1:
-            raise ValueError(f"vocab_size and embedding_dim must be >= 1, got {vocab_size} and {embedding_dim}")
+    Input: `token_ids` of shape (N,) with `offsets` (B,) (bag b is token_ids[offsets[b]:offsets[b+1]],
+    the last bag running to N) or, with `include_last_offset=True`, offsets (B + 1,) whose last entry
+    ends the last bag; or `token_ids` of shape (B, L), B bags of L ids, without offsets. Output (B, D).
+
+    Options, as in torch: `padding_idx` (ids equal to it are left out of their bag, a mean counts only
+    the others, and the row gets no gradient), `max_norm` / `norm_type` (rows looked up are rescaled
+    in place to that norm), `scale_grad_by_freq` (each row's gradient is divided by how often its id
+    occurs in the call), `sparse=True` (the gradient is row-sparse) and `per_sample_weights` (mode
+    'sum': each id's row is scaled by its weight; a Tensor with requires_grad receives its gradient).
+
+    Where we differ from torch on purpose:
+    - `sparse=True` keeps `weight.grad` None and puts the gradient in `sparse_grad`, a pair (rows,
+      values) of sorted unique rows and their summed gradients, ready for `sparse_sgd_update`
+      (torch stores an uncoalesced sparse tensor in `weight.grad`);
+    - `scale_grad_by_freq` divides each row by the count of its own id, as torch.nn.Embedding does
+      (torch 2.13's CPU EmbeddingBag divides by another id's count: ids [0, 0, 1, 0] give row 1 a
+      third of its gradient);
+    - with `include_last_offset=True` the last offset must equal len(token_ids), as torch documents
+      (torch 2.13 on CPU, given a smaller one, ignores the ids after it without gradients and keeps
+      them in the last bag with gradients);
+    - integer tables, zero-size tables and `max_norm=0` are rejected (torch accepts the first two
+      without gradients and zeroes every row for the last); ids of any integer dtype, int8 and uint8
+      included, are accepted;
+    - per_sample_weights of another dtype than the table raise TypeError, of another shape ValueError,
+      with torch's messages (torch raises RuntimeError and ValueError).
+    """
+
+    def __init__(self, vocab_size, embedding_dim, mode="mean", padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, include_last_offset=False, dtype=np.float32, rng=None,
+                 _weight=None, _freeze=False):
         if mode not in BAG_MODES:
             raise ValueError(f"mode must be one of {BAG_MODES}, got {mode!r}")
-        if _weight is None:
-            _weight = np.random.default_rng(rng).standard_normal((vocab_size, embedding_dim)).astype(dtype)
-        self.vocab_size, self.embedding_dim, self.mode = vocab_size, embedding_dim, mode
-        self.weight = Tensor(_weight, requires_grad=not _freeze)
+        if mode == "max" and (sparse or scale_grad_by_freq):
+            raise ValueError("mode='max' supports neither sparse=True nor scale_grad_by_freq=True, as in torch")
+        super().__init__(vocab_size, embedding_dim, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
+                         scale_grad_by_freq=scale_grad_by_freq, dtype=dtype, rng=rng, _weight=_weight, _freeze=_freeze)
+        self.mode, self.sparse, self.include_last_offset = mode, bool(sparse), bool(include_last_offset)
+        self.sparse_grad = None  # (rows, values) after a backward with sparse=True
 
     @classmethod
-    def from_pretrained(cls, weights, mode="mean", freeze=True):
-        """An EmbeddingBag whose table is the 2-D array `weights` (no copy); freeze=True keeps it fixed."""
-        weights = np.asarray(weights)
-        if weights.ndim != 2:
-            raise ValueError(f"pretrained weights must be 2-D (vocab_size, embedding_dim), got shape {weights.shape}")
-        return cls(*weights.shape, mode=mode, _weight=weights, _freeze=freeze)
+    def from_pretrained(cls, weights, mode="mean", freeze=True, **options):
+        """An EmbeddingBag whose table is `weights` (2-D floating array or Tensor, no copy); freeze=True keeps
+        it fixed. `options` are the constructor's (padding_idx, max_norm, sparse, ...)."""
+        data = Tensor(weights).data
+        if data.ndim != 2 or data.dtype.kind != "f":
+            raise ValueError(f"pretrained weights must be a 2-D floating table (vocab_size, embedding_dim), "
+                             f"got shape {data.shape} and dtype {data.dtype}")
+        return cls(*data.shape, mode=mode, _weight=data, _freeze=freeze, **options)
 
-    def forward(self, token_ids, offsets=None, per_sample_weights=None):
-        """(N,) ids with (B,) offsets, or (B, L) ids -> Tensor (B, embedding_dim)."""
-        ids = check_token_ids(token_ids, self.vocab_size)
+    def zero_grad(self):
+        super().zero_grad()
+        self.sparse_grad = None
+
+    def _bag_starts(self, ids, offsets):
+        """The start of every bag in the flattened ids, checked: (B,) int64."""
         if ids.ndim == 2:
             if offsets is not None:
                 raise ValueError("offsets are only used with 1-D token_ids; 2-D token_ids are bags of equal length")
-            offsets = np.arange(0, ids.size, ids.shape[1]) if ids.shape[1] else np.zeros(len(ids), np.int64)
-        elif ids.ndim != 1 or offsets is None:
+            return np.arange(len(ids), dtype=np.int64) * ids.shape[1]
+        if ids.ndim != 1 or offsets is None:
             raise ValueError(f"give 1-D token_ids with offsets, or 2-D (bags, length) token_ids; got shape {ids.shape}")
-        offsets = np.asarray(offsets)
-        if offsets.ndim != 1 or (offsets.size and (offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] > ids.size)):
-            raise ValueError(f"offsets must be 1-D, start at 0, never decrease and stay <= {ids.size}; got {offsets}")
-        ids = ids.reshape(-1)
-        rows = np.take(self.weight.data, ids, axis=0)
-        if per_sample_weights is not None:
-            if self.mode != "sum":
-                raise ValueError(f"per_sample_weights need mode='sum', this bag has mode={self.mode!r}")
-            per_sample_weights = np.asarray(per_sample_weights, dtype=rows.dtype).reshape(-1)
-            if per_sample_weights.shape != ids.shape:
-                raise ValueError(f"per_sample_weights must have one weight per id: {ids.size}, got {per_sample_weights.size}")
-            rows = rows * per_sample_weights[:, None]
-        bags = reduce_bags(rows, offsets, self.mode)
-        out = Tensor(bags, _children=(self.weight,), _op="embedding_bag")
-        lengths = np.diff(np.append(offsets, ids.size))
-        bag_of_id = np.repeat(np.arange(len(offsets)), lengths)
+        offsets = np.asarray(offsets.data if isinstance(offsets, Tensor) else offsets)
+        if offsets.ndim != 1 or offsets.dtype.kind not in "iu":
+            raise TypeError(f"offsets must be a 1-D integer array, got shape {offsets.shape} and dtype {offsets.dtype}")
+        if offsets.size and (offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] > ids.size):
+            raise ValueError(f"offsets must start at 0, never decrease and stay <= {ids.size}; got {offsets}")
+        if self.include_last_offset and (offsets.size == 0 or offsets[-1] != ids.size):
+            raise ValueError(f"with include_last_offset=True the last offset ends the last bag and must be "
+                             f"len(token_ids) = {ids.size}; got offsets {offsets}")
+        offsets = offsets.astype(np.int64)
+        return offsets[:-1] if self.include_last_offset else offsets
+
+    def _sample_weights(self, per_sample_weights, ids_shape):
+        if per_sample_weights is None:
+            return None
+        if self.mode != "sum":
+            raise ValueError(f"per_sample_weights need mode='sum', this bag has mode={self.mode!r}")
+        weights = per_sample_weights if isinstance(per_sample_weights, Tensor) else Tensor(per_sample_weights)
+        if weights.dtype != self.weight.dtype:
+            raise TypeError(f"Expected tensor for argument #1 'weight' to have the same type as tensor for argument "
+                            f"#1 'per_sample_weights'; but type {self.weight.dtype} does not equal {weights.dtype}")
+        if weights.shape != ids_shape:
+            raise ValueError(f"embedding_bag: If per_sample_weights ({weights.shape}) is not None, then it must "
+                             f"have the same shape as the input ({ids_shape})")
+        return weights
+
+    def forward(self, token_ids, offsets=None, per_sample_weights=None):
+        """(N,) ids with offsets, or (B, L) ids -> Tensor (B, embedding_dim)."""
+        ids = check_token_ids(token_ids, self.vocab_size)
+        starts = self._bag_starts(ids, offsets)
+        weights = self._sample_weights(per_sample_weights, ids.shape)
+        flat = ids.reshape(-1)
+        kept = None  # positions of the ids that take part: all of them unless some are padding
+        if self.padding_idx is not None:
+            is_padding = flat == self.padding_idx
+            if is_padding.any():
+                kept = np.flatnonzero(~is_padding)
+                starts = np.cumsum(np.r_[0, ~is_padding])[starts]  # each bag's start among the kept ids
+                flat = flat[kept]
+        if self.max_norm is not None:
+            self._renormalize(flat)
+        scale = None
+        if weights is not None:
+            scale = weights.data.reshape(-1)
+            scale = scale if kept is None else scale[kept]
+        rows, bags = _gather_and_reduce(self.weight.data, flat, starts, self.mode, scale)
+        children = (self.weight,) + ((weights,) if weights is not None else ())
+        out = Tensor(bags, _children=children, _op="embedding_bag")
 
         def _backward(grad):  # grad is dL/d(out), (B, D)
-            grad_rows = grad[bag_of_id]  # (N, D)
+            lengths = np.diff(np.append(starts, flat.size))
+            bag_of_id = np.repeat(np.arange(len(starts)), lengths)
+            grad_rows = grad[bag_of_id]  # (M, D): each id's bag gradient
             if self.mode == "mean":
-                grad_rows = grad_rows / lengths[bag_of_id, None]
+                grad_rows /= lengths[bag_of_id, None].astype(grad.dtype)
             elif self.mode == "max":  # only the first maximum of each bag and column receives the gradient
                 winner = rows == bags[bag_of_id]
                 before = np.cumsum(winner, axis=0) - winner
-                grad_rows = grad_rows * (winner & (before == before[offsets[bag_of_id]]))
-            if per_sample_weights is not None:
-                grad_rows = grad_rows * per_sample_weights[:, None]
-            self.weight._accumulate_grad(embedding_backward(ids, grad_rows, self.vocab_size))
+                grad_rows *= winner & (before == before[starts[bag_of_id]])
+            if weights is not None and weights.requires_grad:  # d out[b] / d weight_i = W[id_i]
+                grad_weights = np.zeros(ids.size, dtype=grad.dtype)
+                products = np.einsum("nd,nd->n", np.take(self.weight.data, flat, axis=0), grad_rows)
+                grad_weights[slice(None) if kept is None else kept] = products
+                weights._accumulate_grad(grad_weights.reshape(ids.shape))
+            if scale is not None:
+                grad_rows *= scale[:, None]
+            if not self.weight.requires_grad:
+                return
+            if self.sparse:
+                self._accumulate_sparse_grad(flat, grad_rows)
+            else:
+                self.weight._accumulate_grad(embedding_backward(
+                    flat, grad_rows, self.vocab_size, scale_grad_by_freq=self.scale_grad_by_freq))
 
         out._backward = _backward
         return out
+
+    def _accumulate_sparse_grad(self, flat, grad_rows):
+        """Add this call's row-sparse gradient into sparse_grad, kept as sorted unique rows."""
+        if flat.size == 0:  # no row touched: an empty gradient, unless one is there already
+            if self.sparse_grad is None:
+                self.sparse_grad = (np.zeros(0, np.int64), np.zeros((0, self.embedding_dim), grad_rows.dtype))
+            return
+        rows, compact = np.unique(flat, return_inverse=True)
+        values = embedding_backward(compact, grad_rows, len(rows), scale_grad_by_freq=self.scale_grad_by_freq)
+        if self.sparse_grad is not None:
+            rows, compact = np.unique(np.concatenate([self.sparse_grad[0], rows]), return_inverse=True)
+            values = embedding_backward(compact, np.concatenate([self.sparse_grad[1], values]), len(rows))
+        self.sparse_grad = (rows.astype(np.int64), values)
+
+    def __repr__(self):
+        options = "".join(f", {name}={value!r}" for name, value in (
+            ("padding_idx", self.padding_idx), ("max_norm", self.max_norm),
+            ("scale_grad_by_freq", self.scale_grad_by_freq or None), ("sparse", self.sparse or None),
+            ("include_last_offset", self.include_last_offset or None)) if value is not None)
+        return f"EmbeddingBag({self.vocab_size}, {self.embedding_dim}, mode={self.mode!r}{options})"
+
+
+def _gather_and_reduce(table, ids, starts, mode, scale=None):
+    """rows = table[ids] (scaled by `scale` per id if given) and their reduction into bags."""
+    rows = np.take(table, ids, axis=0, mode="clip")  # ids checked by the caller
+    if scale is not None:
+        rows *= scale[:, None]
+    return rows, reduce_bags(rows, starts, mode)
 
 
 def route_to_shards(token_ids, vocab_size, num_shards):
