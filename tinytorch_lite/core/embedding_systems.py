@@ -278,6 +278,7 @@ class EmbeddingBag(Embedding):
     'sum': each id's row is scaled by its weight; a Tensor with requires_grad receives its gradient).
 
     Where we differ from torch on purpose:
+
     - `sparse=True` keeps `weight.grad` None and puts the gradient in `sparse_grad`, a pair (rows,
       values) of sorted unique rows and their summed gradients, ready for `sparse_sgd_update`
       (torch stores an uncoalesced sparse tensor in `weight.grad`);
