@@ -223,13 +223,13 @@ class Tensor:
     Python ints int64, bools bool; numpy arrays keep their dtype and are not copied; `dtype=` forces
     a dtype. Only floating tensors can require gradients.
 
-    Extension point for new ops (the embedding module uses it): compute the values with numpy, wrap
-    them in a Tensor that names its inputs, and attach a closure that receives dL/d(out) and sends
-    the gradient back to the inputs:
+    Extension point for new ops (later modules use it): compute the values with numpy, wrap them in
+    a Tensor that names its inputs, and attach a closure that receives dL/d(out) and sends the
+    gradient back to the inputs. For example, y = 3 x:
 
-        out = Tensor(values, _children=(weight,), _op="embedding")
+        out = Tensor(3.0 * x.data, _children=(x,), _op="times3")
         def _backward(grad):                      # grad is dL/d(out), shape of out
-            weight._accumulate_grad(embedding_backward(ids, grad, ...))
+            x._accumulate_grad(3.0 * grad)        # dL/dx = 3 dL/dy
         out._backward = _backward
 
     `backward()` calls `out._backward(out.grad)`. The closure must not refer to `out`: that would

@@ -578,7 +578,7 @@ finite_difference_check(embedding, np.array([[0, 0, 0], [5, 1, 0]]), rows=range(
 #
 # **`scale_grad_by_freq`.** A token that appears 300 times in a batch gets 300 gradient
 # contributions; a rare one gets one. Dividing each row's gradient by its count in the batch evens
-# out the step sizes (PyTorch's option of the same name). You already have `counts` from the sort.
+# out the step sizes (PyTorch's option of the same name). How you count the ids is up to you.
 #
 # **`max_norm`.** Some models keep embedding vectors inside a ball: before each lookup, every looked-up
 # row whose norm exceeds `max_norm` is rescaled to norm `max_norm`. PyTorch does this *in place* in

@@ -590,7 +590,8 @@ for m in range(3):
     expected = [np.cos(m * theta[0]), np.sin(m * theta[0]), -np.sin(m * theta[1]), np.cos(m * theta[1])]
     assert np.allclose(y[m], expected, atol=1e-6), (
         f"at position {m}, (1, 0) should turn into (cos, sin) of {m} * theta_0 and (0, 1) into (-sin, cos) of {m} * theta_1:\n"
-        f"expected {np.round(expected, 5)}, got {np.round(y[m], 5)}; hint: y1 = x1 cos - x2 sin, y2 = x1 sin + x2 cos")
+        f"expected {np.round(expected, 5)}, got {np.round(y[m], 5)}; hint: check the direction of the turn and which "
+        "coordinates form a pair")
 q = np.random.default_rng(0).standard_normal((6, 4))
 assert np.allclose(np.linalg.norm(rope(Tensor(q)).data, axis=-1), np.linalg.norm(q, axis=-1), atol=1e-5), "a rotation keeps every vector's length"
 ### BEGIN HIDDEN TESTS
@@ -800,9 +801,9 @@ else:
 #
 # The numbers above are the defaults of `LabConfig`; change any of them with
 # `LabConfig(offset=8)`, for example. The code below is compiled into
-# `tinytorch_lite.analysis.extrapolation`, and the book runs the same experiment with it. It uses the
-# package's `EmbeddingLayer` and `RotaryEmbedding` (the reference versions of what you wrote
-# above), so the lab runs whatever state your cells above are in.
+# `tinytorch_lite.analysis.extrapolation`, and the book runs the same experiment with it. Here it
+# runs on the `EmbeddingLayer` and `RotaryEmbedding` you wrote above, so finish those first; the
+# book passes the package's.
 
 # %%
 #| export analysis.extrapolation
@@ -812,7 +813,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinytorch_lite.core.embeddings import EmbeddingLayer, RotaryEmbedding
+from tinytorch_lite.core import embeddings as package_embeddings  # not the names: a notebook keeps its own classes
 from tinytorch_lite.core.module import Module
 from tinytorch_lite.core.tensor import Tensor, cross_entropy
 
@@ -862,13 +863,13 @@ class LabConfig:
 class CopyBackModel(Module):
     """Token ids (B, T) -> logits (B, T, vocab_size) through one causal attention head."""
 
-    def __init__(self, scheme, seed, config):
+    def __init__(self, scheme, seed, config, embedding_layer, rotary_embedding):
         rng = np.random.default_rng(seed)
         vocab_size, width = config.vocab_size, config.embedding_dim
         absolute = scheme if scheme in ("learned", "sinusoidal") else "none"
-        self.embed = EmbeddingLayer(vocab_size, width, max_seq_length=config.longest,
-                                    positional=absolute, rng=rng)
-        self.rotary = RotaryEmbedding(width, base=config.rotary_base) if scheme == "rotary" else None
+        self.embed = embedding_layer(vocab_size, width, max_seq_length=config.longest,
+                                     positional=absolute, rng=rng)
+        self.rotary = rotary_embedding(width, base=config.rotary_base) if scheme == "rotary" else None
 
         def matrix(rows, cols):
             values = rng.standard_normal((rows, cols)) / math.sqrt(rows)
@@ -897,9 +898,9 @@ def copy_back_loss(model, token_ids, offset):
     return cross_entropy(logits, token_ids[:, :-offset].reshape(-1))
 
 
-def train_copy_back(scheme, seed, config):
+def train_copy_back(scheme, seed, config, embedding_layer, rotary_embedding):
     """Train one model with Adam; return it and its position table before training (learned only)."""
-    model = CopyBackModel(scheme, seed, config)
+    model = CopyBackModel(scheme, seed, config, embedding_layer, rotary_embedding)
     params = model.parameters()
     initial_table = model.embed.position.weight.data.copy() if scheme == "learned" else None
     moments = [(np.zeros_like(p.data), np.zeros_like(p.data)) for p in params]
@@ -952,15 +953,21 @@ class LabResults:
     seconds: float
 
 
-def run_lab(config=None):
-    """Train and test one model per scheme and seed of `config` (default `LabConfig()`)."""
+def run_lab(config=None, embedding_layer=None, rotary_embedding=None):
+    """Train and test one model per scheme and seed of `config` (default `LabConfig()`).
+
+    The models are built from the classes `embedding_layer` and `rotary_embedding`: by default the
+    package's `EmbeddingLayer` and `RotaryEmbedding`; the notebook passes the ones written in it.
+    """
     config = LabConfig() if config is None else config
+    embedding_layer = embedding_layer or package_embeddings.EmbeddingLayer
+    rotary_embedding = rotary_embedding or package_embeddings.RotaryEmbedding
     start = time.perf_counter()
     accuracy = {scheme: {length: [] for length in config.eval_lengths} for scheme in config.schemes}
     table_change = []
     for scheme in config.schemes:
         for seed in config.seeds:
-            model, initial_table = train_copy_back(scheme, seed, config)
+            model, initial_table = train_copy_back(scheme, seed, config, embedding_layer, rotary_embedding)
             for length in config.eval_lengths:
                 token_ids = evaluation_sequences(length, config)
                 predictions = model(token_ids).data.argmax(axis=-1)
@@ -990,7 +997,7 @@ def describe(config):
 # %%
 config = LabConfig()
 print(describe(config))
-results = run_lab(config)
+results = run_lab(config, embedding_layer=EmbeddingLayer, rotary_embedding=RotaryEmbedding)  # your classes
 print(f"trained {len(config.schemes) * len(config.seeds)} models in {results.seconds:.1f} s")
 
 # %% [markdown]

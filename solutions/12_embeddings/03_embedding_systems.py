@@ -328,13 +328,17 @@ def _axes(ax, figsize=(6, 3.5)):
     return ax
 
 
-def plot_memory_scaling(widths=(768, 4096), dtypes=("float32", "bfloat16", "int8"), ax=None):
-    """Memory of one table against vocabulary size, for several widths and dtypes (log-log)."""
+def plot_memory_scaling(widths=(768, 4096), dtypes=("float32", "bfloat16", "int8"), ax=None, embedding_memory=None):
+    """Memory of one table against vocabulary size, for several widths and dtypes (log-log).
+
+    `embedding_memory` computes it: by default the package's; the notebook passes the one written in it.
+    """
+    embedding_memory = embedding_memory or embedding_systems.embedding_memory
     ax = _axes(ax)
     vocab_sizes = np.logspace(3, 6, 31).astype(int)
     for colour, width in zip(_COLOURS, widths):
         for style, dtype in zip(("-", "--", ":"), dtypes):
-            mib = [embedding_systems.embedding_memory(v, width, dtype, tied=True).total_bytes / 2**20
+            mib = [embedding_memory(v, width, dtype, tied=True).total_bytes / 2**20
                    for v in vocab_sizes]
             ax.loglog(vocab_sizes, mib, style, color=colour, label=f"D={width}, {dtype}")
     ax.set(xlabel="vocab_size", ylabel="table memory (MiB)", title="One embedding table")
@@ -358,11 +362,12 @@ def plot_embedding_share(models=MODEL_EMBEDDINGS, ax=None):
     return ax
 
 
-def plot_training_memory(models=MODEL_EMBEDDINGS, dtype="float32", optimizer="adam", ax=None):
+def plot_training_memory(models=MODEL_EMBEDDINGS, dtype="float32", optimizer="adam", ax=None, embedding_memory=None):
     """Weights, gradients and optimizer state of each model's token tables during training (GiB)."""
+    embedding_memory = embedding_memory or embedding_systems.embedding_memory
     ax = _axes(ax, figsize=(6, 4))
     models = [m for m in models if m.tied is not None]
-    records = [embedding_systems.embedding_memory(m.vocab_size, m.hidden_size, dtype, m.tied, True, optimizer)
+    records = [embedding_memory(m.vocab_size, m.hidden_size, dtype, m.tied, True, optimizer)
                for m in models]
     left = np.zeros(len(models))
     parts = (("weight_bytes", "weights"), ("grad_bytes", "gradients"), ("optimizer_bytes", "optimizer state"))
@@ -378,9 +383,9 @@ def plot_training_memory(models=MODEL_EMBEDDINGS, dtype="float32", optimizer="ad
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(17, 4.5), layout="constrained")
-plot_memory_scaling(ax=axes[0])
+plot_memory_scaling(ax=axes[0], embedding_memory=embedding_memory)  # your formula
 plot_embedding_share(ax=axes[1])
-plot_training_memory(ax=axes[2])
+plot_training_memory(ax=axes[2], embedding_memory=embedding_memory)
 plt.show()
 
 # %% [markdown]
@@ -545,15 +550,21 @@ def sample_token_ids(distribution, num_ids, vocab_size, rng=None, zipf_exponent=
 
 
 def profile_lookup(vocab_sizes=(4096, 65536, 524288), num_ids=(1024, 8192), embedding_dim=64,
-                   distributions=("sequential", "uniform", "zipf"), repeats=5, copy_gbps=None, seed=0):
+                   distributions=("sequential", "uniform", "zipf"), repeats=5, copy_gbps=None, seed=0,
+                   lookup_bytes=None, achieved_bandwidth=None):
     """Lookup times (fastest of `repeats`) over table sizes, batch sizes and id distributions, as records.
 
     forward_s times the gather of Embedding.forward (np.take after its bounds check) into a reused output
     buffer, as a framework's caching allocator provides; layer_s the whole `embedding(ids)` call, which
     also validates the ids and allocates the output; backward_s the dense `embedding_backward`, whose
     bytes include zeroing the [vocab_size, embedding_dim] gradient. GB/s and fractions are of copy_gbps
-    (measured with measure_memory_bandwidth() when None).
+    (measured with measure_memory_bandwidth() when None); forward_predicted_s and backward_predicted_s
+    are the times at exactly that bandwidth, bytes / copy_gbps. `lookup_bytes` and
+    `achieved_bandwidth` count the bytes and the bandwidth: by default the package's functions; the
+    notebook passes the ones written in it.
     """
+    lookup_bytes = lookup_bytes or embedding_systems.lookup_bytes
+    achieved_bandwidth = achieved_bandwidth or embedding_systems.achieved_bandwidth
     copy_gbps = measure_memory_bandwidth() if copy_gbps is None else copy_gbps
     rng = np.random.default_rng(seed)
     records = []
@@ -569,18 +580,18 @@ def profile_lookup(vocab_sizes=(4096, 65536, 524288), num_ids=(1024, 8192), embe
                 forward_s = best_seconds(lambda: np.take(embedding.weight.data, ids, axis=0, out=out, mode="clip"), repeats)
                 layer_s = best_seconds(lambda: embedding(ids), repeats)
                 backward_s = best_seconds(lambda: embedding_backward(ids, grad_output, vocab_size), repeats)
-                backward_bytes = (vocab_size * embedding_dim * itemsize
-                                  + embedding_systems.lookup_bytes(n, embedding_dim, itemsize, "backward"))
-                forward_gbps, forward_fraction = embedding_systems.achieved_bandwidth(
-                    embedding_systems.lookup_bytes(n, embedding_dim, itemsize), forward_s, copy_gbps)
-                backward_gbps, backward_fraction = embedding_systems.achieved_bandwidth(
-                    backward_bytes, backward_s, copy_gbps)
+                forward_bytes = lookup_bytes(n, embedding_dim, itemsize)
+                backward_bytes = vocab_size * embedding_dim * itemsize + lookup_bytes(n, embedding_dim, itemsize, "backward")
+                forward_gbps, forward_fraction = achieved_bandwidth(forward_bytes, forward_s, copy_gbps)
+                backward_gbps, backward_fraction = achieved_bandwidth(backward_bytes, backward_s, copy_gbps)
                 records.append(dict(
                     vocab_size=vocab_size, num_ids=n, embedding_dim=embedding_dim, distribution=distribution,
                     table_mib=vocab_size * embedding_dim * itemsize / 2**20, forward_s=forward_s,
                     layer_s=layer_s, backward_s=backward_s, tokens_per_s=n / forward_s, forward_gbps=forward_gbps,
                     forward_fraction=forward_fraction, backward_gbps=backward_gbps,
-                    backward_fraction=backward_fraction, copy_gbps=copy_gbps))
+                    backward_fraction=backward_fraction, copy_gbps=copy_gbps,
+                    forward_predicted_s=forward_bytes / (copy_gbps * 1e9),
+                    backward_predicted_s=backward_bytes / (copy_gbps * 1e9)))
         del embedding
     return records
 
@@ -631,7 +642,8 @@ cache_mib = last_level_cache_mib()
 copy_gbps = measure_memory_bandwidth(num_bytes=128 * 2**20)
 print(f"copy bandwidth of this machine: {copy_gbps:.1f} GB/s; last-level cache: {cache_mib} MiB")
 records = profile_lookup(vocab_sizes=(4096, 32768, 262144), num_ids=(1024, 8192), embedding_dim=256,
-                         repeats=3, copy_gbps=copy_gbps)
+                         repeats=3, copy_gbps=copy_gbps, lookup_bytes=lookup_bytes,  # your byte count
+                         achieved_bandwidth=achieved_bandwidth)
 print(f"{'vocab':>8} {'MiB':>6} {'ids':>6} {'distribution':>12} {'gather us':>9} {'% copy':>7} {'Mtok/s':>7} "
       f"{'layer us':>9} {'bwd ms':>7}")
 for r in records:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinytorch_lite.core.embeddings import EmbeddingLayer, RotaryEmbedding
+from tinytorch_lite.core import embeddings as package_embeddings  # not the names: a notebook keeps its own classes
 from tinytorch_lite.core.module import Module
 from tinytorch_lite.core.tensor import Tensor, cross_entropy
 
@@ -75,13 +75,13 @@ class LabConfig:
 class CopyBackModel(Module):
     """Token ids (B, T) -> logits (B, T, vocab_size) through one causal attention head."""
 
-    def __init__(self, scheme, seed, config):
+    def __init__(self, scheme, seed, config, embedding_layer, rotary_embedding):
         rng = np.random.default_rng(seed)
         vocab_size, width = config.vocab_size, config.embedding_dim
         absolute = scheme if scheme in ("learned", "sinusoidal") else "none"
-        self.embed = EmbeddingLayer(vocab_size, width, max_seq_length=config.longest,
-                                    positional=absolute, rng=rng)
-        self.rotary = RotaryEmbedding(width, base=config.rotary_base) if scheme == "rotary" else None
+        self.embed = embedding_layer(vocab_size, width, max_seq_length=config.longest,
+                                     positional=absolute, rng=rng)
+        self.rotary = rotary_embedding(width, base=config.rotary_base) if scheme == "rotary" else None
 
         def matrix(rows, cols):
             values = rng.standard_normal((rows, cols)) / math.sqrt(rows)
@@ -110,9 +110,9 @@ def copy_back_loss(model, token_ids, offset):
     return cross_entropy(logits, token_ids[:, :-offset].reshape(-1))
 
 
-def train_copy_back(scheme, seed, config):
+def train_copy_back(scheme, seed, config, embedding_layer, rotary_embedding):
     """Train one model with Adam; return it and its position table before training (learned only)."""
-    model = CopyBackModel(scheme, seed, config)
+    model = CopyBackModel(scheme, seed, config, embedding_layer, rotary_embedding)
     params = model.parameters()
     initial_table = model.embed.position.weight.data.copy() if scheme == "learned" else None
     moments = [(np.zeros_like(p.data), np.zeros_like(p.data)) for p in params]
@@ -165,15 +165,21 @@ class LabResults:
     seconds: float
 
 
-def run_lab(config=None):
-    """Train and test one model per scheme and seed of `config` (default `LabConfig()`)."""
+def run_lab(config=None, embedding_layer=None, rotary_embedding=None):
+    """Train and test one model per scheme and seed of `config` (default `LabConfig()`).
+
+    The models are built from the classes `embedding_layer` and `rotary_embedding`: by default the
+    package's `EmbeddingLayer` and `RotaryEmbedding`; the notebook passes the ones written in it.
+    """
     config = LabConfig() if config is None else config
+    embedding_layer = embedding_layer or package_embeddings.EmbeddingLayer
+    rotary_embedding = rotary_embedding or package_embeddings.RotaryEmbedding
     start = time.perf_counter()
     accuracy = {scheme: {length: [] for length in config.eval_lengths} for scheme in config.schemes}
     table_change = []
     for scheme in config.schemes:
         for seed in config.seeds:
-            model, initial_table = train_copy_back(scheme, seed, config)
+            model, initial_table = train_copy_back(scheme, seed, config, embedding_layer, rotary_embedding)
             for length in config.eval_lengths:
                 token_ids = evaluation_sequences(length, config)
                 predictions = model(token_ids).data.argmax(axis=-1)

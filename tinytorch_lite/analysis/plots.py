@@ -24,13 +24,17 @@ def _axes(ax, figsize=(6, 3.5)):
     return ax
 
 
-def plot_memory_scaling(widths=(768, 4096), dtypes=("float32", "bfloat16", "int8"), ax=None):
-    """Memory of one table against vocabulary size, for several widths and dtypes (log-log)."""
+def plot_memory_scaling(widths=(768, 4096), dtypes=("float32", "bfloat16", "int8"), ax=None, embedding_memory=None):
+    """Memory of one table against vocabulary size, for several widths and dtypes (log-log).
+
+    `embedding_memory` computes it: by default the package's; the notebook passes the one written in it.
+    """
+    embedding_memory = embedding_memory or embedding_systems.embedding_memory
     ax = _axes(ax)
     vocab_sizes = np.logspace(3, 6, 31).astype(int)
     for colour, width in zip(_COLOURS, widths):
         for style, dtype in zip(("-", "--", ":"), dtypes):
-            mib = [embedding_systems.embedding_memory(v, width, dtype, tied=True).total_bytes / 2**20
+            mib = [embedding_memory(v, width, dtype, tied=True).total_bytes / 2**20
                    for v in vocab_sizes]
             ax.loglog(vocab_sizes, mib, style, color=colour, label=f"D={width}, {dtype}")
     ax.set(xlabel="vocab_size", ylabel="table memory (MiB)", title="One embedding table")
@@ -54,11 +58,12 @@ def plot_embedding_share(models=MODEL_EMBEDDINGS, ax=None):
     return ax
 
 
-def plot_training_memory(models=MODEL_EMBEDDINGS, dtype="float32", optimizer="adam", ax=None):
+def plot_training_memory(models=MODEL_EMBEDDINGS, dtype="float32", optimizer="adam", ax=None, embedding_memory=None):
     """Weights, gradients and optimizer state of each model's token tables during training (GiB)."""
+    embedding_memory = embedding_memory or embedding_systems.embedding_memory
     ax = _axes(ax, figsize=(6, 4))
     models = [m for m in models if m.tied is not None]
-    records = [embedding_systems.embedding_memory(m.vocab_size, m.hidden_size, dtype, m.tied, True, optimizer)
+    records = [embedding_memory(m.vocab_size, m.hidden_size, dtype, m.tied, True, optimizer)
                for m in models]
     left = np.zeros(len(models))
     parts = (("weight_bytes", "weights"), ("grad_bytes", "gradients"), ("optimizer_bytes", "optimizer state"))

@@ -39,15 +39,21 @@ def sample_token_ids(distribution, num_ids, vocab_size, rng=None, zipf_exponent=
 
 
 def profile_lookup(vocab_sizes=(4096, 65536, 524288), num_ids=(1024, 8192), embedding_dim=64,
-                   distributions=("sequential", "uniform", "zipf"), repeats=5, copy_gbps=None, seed=0):
+                   distributions=("sequential", "uniform", "zipf"), repeats=5, copy_gbps=None, seed=0,
+                   lookup_bytes=None, achieved_bandwidth=None):
     """Lookup times (fastest of `repeats`) over table sizes, batch sizes and id distributions, as records.
 
     forward_s times the gather of Embedding.forward (np.take after its bounds check) into a reused output
     buffer, as a framework's caching allocator provides; layer_s the whole `embedding(ids)` call, which
     also validates the ids and allocates the output; backward_s the dense `embedding_backward`, whose
     bytes include zeroing the [vocab_size, embedding_dim] gradient. GB/s and fractions are of copy_gbps
-    (measured with measure_memory_bandwidth() when None).
+    (measured with measure_memory_bandwidth() when None); forward_predicted_s and backward_predicted_s
+    are the times at exactly that bandwidth, bytes / copy_gbps. `lookup_bytes` and
+    `achieved_bandwidth` count the bytes and the bandwidth: by default the package's functions; the
+    notebook passes the ones written in it.
     """
+    lookup_bytes = lookup_bytes or embedding_systems.lookup_bytes
+    achieved_bandwidth = achieved_bandwidth or embedding_systems.achieved_bandwidth
     copy_gbps = measure_memory_bandwidth() if copy_gbps is None else copy_gbps
     rng = np.random.default_rng(seed)
     records = []
@@ -63,17 +69,17 @@ def profile_lookup(vocab_sizes=(4096, 65536, 524288), num_ids=(1024, 8192), embe
                 forward_s = best_seconds(lambda: np.take(embedding.weight.data, ids, axis=0, out=out, mode="clip"), repeats)
                 layer_s = best_seconds(lambda: embedding(ids), repeats)
                 backward_s = best_seconds(lambda: embedding_backward(ids, grad_output, vocab_size), repeats)
-                backward_bytes = (vocab_size * embedding_dim * itemsize
-                                  + embedding_systems.lookup_bytes(n, embedding_dim, itemsize, "backward"))
-                forward_gbps, forward_fraction = embedding_systems.achieved_bandwidth(
-                    embedding_systems.lookup_bytes(n, embedding_dim, itemsize), forward_s, copy_gbps)
-                backward_gbps, backward_fraction = embedding_systems.achieved_bandwidth(
-                    backward_bytes, backward_s, copy_gbps)
+                forward_bytes = lookup_bytes(n, embedding_dim, itemsize)
+                backward_bytes = vocab_size * embedding_dim * itemsize + lookup_bytes(n, embedding_dim, itemsize, "backward")
+                forward_gbps, forward_fraction = achieved_bandwidth(forward_bytes, forward_s, copy_gbps)
+                backward_gbps, backward_fraction = achieved_bandwidth(backward_bytes, backward_s, copy_gbps)
                 records.append(dict(
                     vocab_size=vocab_size, num_ids=n, embedding_dim=embedding_dim, distribution=distribution,
                     table_mib=vocab_size * embedding_dim * itemsize / 2**20, forward_s=forward_s,
                     layer_s=layer_s, backward_s=backward_s, tokens_per_s=n / forward_s, forward_gbps=forward_gbps,
                     forward_fraction=forward_fraction, backward_gbps=backward_gbps,
-                    backward_fraction=backward_fraction, copy_gbps=copy_gbps))
+                    backward_fraction=backward_fraction, copy_gbps=copy_gbps,
+                    forward_predicted_s=forward_bytes / (copy_gbps * 1e9),
+                    backward_predicted_s=backward_bytes / (copy_gbps * 1e9)))
         del embedding
     return records
