@@ -36,7 +36,7 @@ except ImportError:
 
 RESULTS = Path(__file__).resolve().parent / "results" / "embedding_lookup.json"
 
-# name, vocab_size, embedding_dim, number of ids (shapes from shared/reference/model_embeddings.csv)
+# name, vocab_size, embedding_dim, number of ids (shapes from the models' published configurations, as in MODEL_EMBEDDINGS)
 SHAPES = [
     ("GPT-2", 50_257, 768, 8_192),
     ("Llama 2 7B", 32_000, 4_096, 8_192),

@@ -442,3 +442,22 @@ def test_sharded_rejects_out_of_range_ids():
 def test_outputs_are_freed_without_the_cyclic_collector(make, run_backward):
     ids = np.array([[3, 7, 3], [19, 0, 1]])
     assert_freed_without_cyclic_gc(lambda: make(ids), run_backward)
+
+
+@fast
+@given(st.lists(st.integers(0, 80), min_size=0, max_size=12), st.sampled_from(["sum", "mean"]), st.booleans(),
+       st.integers(0, 2**16))
+def test_embedding_bag_sums_match_a_loop_over_bags_of_any_lengths(lengths, mode, weighted, seed):
+    """Bags of mixed lengths, empty ones and ones longer than the position passes (64) included."""
+    rng = np.random.default_rng(seed)
+    weights = rng.standard_normal((30, 3))
+    ids = rng.integers(0, 30, size=sum(lengths))
+    offsets = np.cumsum([0] + lengths[:-1]).astype(np.int64) if lengths else np.zeros(0, np.int64)
+    per_sample = rng.standard_normal(ids.size) if weighted and mode == "sum" else None
+    got = EmbeddingBag.from_pretrained(weights, mode=mode)(ids, offsets, per_sample).data
+    expected = np.zeros((len(lengths), 3))
+    for b, (start, length) in enumerate(zip(offsets, lengths)):
+        rows = weights[ids[start:start + length]] * (1 if per_sample is None else per_sample[start:start + length, None])
+        if length:
+            expected[b] = rows.sum(axis=0) / (length if mode == "mean" else 1)
+    np.testing.assert_allclose(got, expected, atol=1e-12)

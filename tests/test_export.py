@@ -139,3 +139,36 @@ def test_core_depends_on_no_course_material():
                 continue
             for module in modules:
                 assert not module.startswith(("tinytorch_lite.analysis", "matplotlib")), f"{path.name} imports {module}"
+
+
+def test_imports_are_hoisted_merged_and_blocks_name_their_cell(tmp_path):
+    write(tmp_path, "01_a/things.py", first_part() + "\n# %%\n#| export\nimport math\nfrom os import path\n\n"
+          "def root(x):\n    return math.sqrt(x)\n\n# %%\n#| export\nfrom os import sep\nimport numpy as np\n")
+    (path,) = exported(tmp_path)
+    text = path.read_text()
+    tree = ast.parse(text)
+    kinds = [type(node).__name__ for node in tree.body]
+    assert kinds[:5] == ["Assign", "Import", "ImportFrom", "Import", "FunctionDef"], kinds  # __all__, then imports
+    assert text.count("import numpy as np") == 1 and "from os import path, sep" in text
+    assert text.index("import math") < text.index("import numpy as np"), "standard library first"
+    assert "# %% solutions/01_a/things.py, cell 3\ndef double" in text
+    assert "cell 6" in text and "cell 7" not in text, "a block left with only imports gets no marker"
+    namespace = {}
+    exec(text, namespace)
+    assert namespace["root"](9) == 3
+
+
+def test_the_package_has_no_notebook_residue():
+    """Imports only at the top, every block names a notebook and cell that exist, no task numbers,
+    and no comment cites a file outside the repository."""
+    cells = {nb.relative(): len(nb.read().cells) for nb in solution_notebooks()}
+    for path in Path(export.ROOT, "tinytorch_lite").glob("*/*.py"):
+        text = path.read_text()
+        body = ast.parse(text).body
+        first_code = next(i for i, node in enumerate(body) if not isinstance(node, (ast.Assign, ast.Import, ast.ImportFrom)))
+        assert not any(isinstance(node, (ast.Import, ast.ImportFrom)) for node in body[first_code:]), path.name
+        for line in text.splitlines():
+            if line.startswith("# %% "):
+                source, _, number = line[5:].rpartition(", cell ")
+                assert source in cells and 1 <= int(number) <= cells[source], line
+            assert "# Task" not in line and "shared/" not in line, f"{path.name}: {line.strip()}"

@@ -298,7 +298,7 @@ class CharTokenizer:
             hint = ("decode the bytes first: data.decode('utf-8')" if isinstance(text, bytes)
                     else "to encode several texts use encode_batch([...])")
             raise TypeError(f"encode expects a str, got {type(text).__name__}; {hint}")
-        # Task 1: one id per character (self.unk_id if unknown); [bos, ..., eos] if add_special_tokens.
+        # one id per character (self.unk_id if unknown); [bos, ..., eos] if add_special_tokens.
         ### BEGIN SOLUTION
         ids = [self.token_to_id.get(char, self.unk_id) for char in text]
         if add_special_tokens:
@@ -314,7 +314,7 @@ class CharTokenizer:
         ``skip_special_tokens`` is true, and written as ``"<pad>"`` etc. otherwise.
         """
         ids = _as_id_array(ids, self.vocab_size)
-        # Task 2: look each id up in self.tokens and join; skip ids 0-3 if skip_special_tokens.
+        # look each id up in self.tokens and join; skip ids 0-3 if skip_special_tokens.
         ### BEGIN SOLUTION
         first_char_id = len(self.special_tokens)
         return "".join(
@@ -331,7 +331,7 @@ class CharTokenizer:
         """
         texts = _check_texts(texts, "from_corpus")
         min_freq = _check_positive_int(min_freq, "min_freq")
-        # Task 3: set `characters` to those seen >= min_freq times, most frequent first, ties by ord.
+        # set `characters` to those seen >= min_freq times, most frequent first, ties by ord.
         ### BEGIN SOLUTION
         counts = Counter()
         for text in texts:
@@ -366,7 +366,7 @@ class CharTokenizer:
                 if len(ids) != length:
                     raise ValueError(f"with padding=False every text needs {length} tokens, "
                                      f"texts[{position}] has {len(ids)}; pass padding=True")
-        # Task 4: fill int64 `token_ids` (pad_id after each text) and `attention_mask`, shape (B, length).
+        # fill int64 `token_ids` (pad_id after each text) and `attention_mask`, shape (B, length).
         ### BEGIN SOLUTION
         token_ids = np.full((len(sequences), length), self.pad_id, dtype=np.int64)
         attention_mask = np.zeros((len(sequences), length), dtype=np.int64)

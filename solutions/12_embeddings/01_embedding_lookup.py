@@ -29,7 +29,7 @@ import sys
 import numpy as np
 
 from tinytorch_lite.core.module import Module
-from tinytorch_lite.core.tensor import Tensor, TokenIdError, check_token_ids
+from tinytorch_lite.core.tensor import Tensor, check_token_ids
 
 # %% [markdown]
 # ## 1. A one-hot product is a lookup
@@ -99,6 +99,8 @@ print(f"one-hot product: {t_product * 1e3:.3f} ms, lookup: {t_lookup * 1e3:.3f} 
 # copying $N \cdot D$ floats.
 
 # %%
+from tinytorch_lite.core.tensor import TokenIdError
+
 try:
     check_token_ids([[0, 1, 2], [3, -1, 1]], vocab_size=5)
 except TokenIdError as error:

@@ -271,7 +271,7 @@ class ModelEmbedding:
         return self.embedding_params / self.total_params
 
 
-# Source: shared/reference/model_embeddings.csv of this course (each row names its own source).
+# Sources: each row's `source` names the published configuration, model card or paper it is taken from.
 MODEL_EMBEDDINGS = (
     ModelEmbedding("GPT-2 small", 50257, 768, True, "learned absolute", 1024, 124_000_000,
                    "HF config gpt2: vocab_size, n_embd, n_positions; total from the model card"),
@@ -459,8 +459,8 @@ def achieved_bandwidth(num_bytes, seconds, copy_gbps):
 
 # %%
 #| export analysis.reference
-# Source: shared/reference/gpu_h200_embedding.json and perf_baseline.md of this course
-# (one NVIDIA H200, PyTorch 2.11.0+cu130; medians of 9 runs after 2 warm-ups; bytes read plus written).
+# Source: the course authors' measurements of 2026-11-28 on one NVIDIA H200 with PyTorch 2.11.0+cu130
+# (torch.index_select and index_add_; medians of 9 runs after 2 warm-ups; bytes read plus written).
 H200_COPY_GBPS = 4182.801253763569
 H200_EMBEDDING = tuple(
     dict(zip(("case", "vocab_size", "embedding_dim", "num_ids", "dtype", "forward_ms", "forward_gbps",
@@ -480,8 +480,9 @@ H200_EMBEDDING = tuple(
          37.896827334776255, 0.374208003282547, 1076.014356902932, 5.065919876098633),
     )
 )
-# Source: shared/reference/perf_baseline.md (2 vCPU AMD EPYC under KVM, AVX-512, 32 MiB L3, numpy 2.4.6,
-# one thread): GPT-2-sized table, 8,192 ids, np.take(mode="clip") after a bounds check.
+# Source: the course authors' measurements of 2026-11-28 on this machine kind (2 vCPU AMD EPYC under KVM,
+# AVX-512, 32 MiB L3, numpy 2.4.6, torch 2.13.0+cpu, one thread): GPT-2-sized table, 8,192 ids,
+# np.take(mode="clip") after a bounds check; benchmarks/embedding_lookup.py measures the same quantities.
 CPU_REFERENCE = {"copy_gbps": (42.0, 44.0), "vocab_size": 50257, "embedding_dim": 768, "num_ids": 8192,
                  "forward_ms_uniform": 1.62, "forward_ms_zipf": 1.24, "percent_of_copy": (73, 96),
                  "torch_index_select_ms": 1.70, "torch_dense_backward_ms": 12.3}
@@ -1117,6 +1118,10 @@ class EmbeddingBag(Embedding):
     occurs in the call), `sparse=True` (the gradient is row-sparse) and `per_sample_weights` (mode
     'sum': each id's row is scaled by its weight; a Tensor with requires_grad receives its gradient).
 
+    Sum and mean never gather all N rows: `_sum_bags` adds the k-th row of every bag straight from
+    the table, one pass per position, as torch's fused kernel reads each row once; max gathers the
+    rows and reduces them with `reduce_bags`, since its backward needs them.
+
     Where we differ from torch on purpose:
 
     - `sparse=True` keeps `weight.grad` None and puts the gradient in `sparse_grad`, a pair (rows,
@@ -1213,12 +1218,19 @@ class EmbeddingBag(Embedding):
         if weights is not None:
             scale = weights.data.reshape(-1)
             scale = scale if kept is None else scale[kept]
-        rows, bags = _gather_and_reduce(self.weight.data, flat, starts, self.mode, scale)
+        lengths = np.diff(np.append(starts, flat.size))
+        rows = None
+        if self.mode == "max":  # the backward needs the gathered rows to find each bag's maxima
+            rows = np.take(self.weight.data, flat, axis=0, mode="clip")  # ids checked above
+            bags = reduce_bags(rows, starts, "max")
+        else:
+            bags = _sum_bags(self.weight.data, flat, starts, scale)
+            if self.mode == "mean":
+                bags /= np.maximum(lengths, 1)[:, None].astype(bags.dtype)
         children = (self.weight,) + ((weights,) if weights is not None else ())
         out = Tensor(bags, _children=children, _op="embedding_bag")
 
         def _backward(grad):  # grad is dL/d(out), (B, D)
-            lengths = np.diff(np.append(starts, flat.size))
             bag_of_id = np.repeat(np.arange(len(starts)), lengths)
             grad_rows = grad[bag_of_id]  # (M, D): each id's bag gradient
             if self.mode == "mean":
@@ -1266,12 +1278,48 @@ class EmbeddingBag(Embedding):
         return f"EmbeddingBag({self.vocab_size}, {self.embedding_dim}, mode={self.mode!r}{options})"
 
 
-def _gather_and_reduce(table, ids, starts, mode, scale=None):
-    """rows = table[ids] (scaled by `scale` per id if given) and their reduction into bags."""
-    rows = np.take(table, ids, axis=0, mode="clip")  # ids checked by the caller
-    if scale is not None:
-        rows *= scale[:, None]
-    return rows, reduce_bags(rows, starts, mode)
+_LONG_BAG = 64  # bags longer than this many ids are finished one at a time after the position passes
+
+
+def _sum_bags(table, ids, starts, scale=None):
+    """out[b] = sum over the ids of bag b of table[id] (times scale[i] per id i if given), zeros if empty.
+
+    ids (N,) with the bags' starts (B,), the last bag running to N. No (N, D) array of gathered rows is
+    made: pass k gathers the k-th row of every bag that long straight from the table and adds it,
+    bags sorted longest first so that each pass works on a prefix. Like torch's fused kernel, this
+    reads each table row once and keeps only (B, D) arrays, which stay in the cache.
+    """
+    lengths = np.diff(np.append(starts, len(ids)))
+    equal = len(lengths) > 0 and lengths.min() == lengths.max()
+    order = None if equal else np.argsort(-lengths, kind="stable")
+    if order is not None:
+        starts, lengths = starts[order], lengths[order]
+    else:  # bags of one length L: pass k takes ids k, k + L, ...; one transposed copy makes them contiguous
+        by_pass = ids.reshape(len(starts), -1).T.copy()
+    out = np.empty((len(starts), table.shape[1]), dtype=table.dtype)
+    passes = min(int(lengths[0]) if len(lengths) else 0, _LONG_BAG)
+    still = np.searchsorted(-lengths, -np.arange(1, passes + 1), side="right")  # bags with more than k ids
+    out[still[0] if passes else 0:] = 0  # empty bags
+    rows = np.empty_like(out)
+    for k in range(passes):
+        n = still[k]
+        positions = slice(k, None, int(lengths[0])) if equal else starts[:n] + k
+        target = out[:n] if k == 0 else rows[:n]  # the first pass writes the sums' first terms
+        pass_ids = by_pass[k] if equal else ids[positions]
+        gathered = np.take(table, pass_ids, axis=0, mode="clip", out=target)  # ids checked by the caller
+        if scale is not None:
+            gathered *= scale[positions, None]
+        if k:
+            out[:n] += gathered
+    for b in range(np.count_nonzero(lengths > passes)):  # the few long bags: the rest of each at once
+        positions = np.arange(starts[b] + passes, starts[b] + lengths[b])
+        rest = np.take(table, ids[positions], axis=0, mode="clip")
+        out[b] += (rest if scale is None else rest * scale[positions, None]).sum(axis=0)
+    if order is None:
+        return out
+    result = np.empty_like(out)
+    result[order] = out
+    return result
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_embedding_bag_modes", "locked": true, "points": 2, "schema_version": 3, "solution": false}

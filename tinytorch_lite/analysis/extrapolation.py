@@ -18,7 +18,6 @@ __all__ = [
     'conclusions',
 ]
 
-
 import math
 import time
 from dataclasses import dataclass
@@ -29,6 +28,8 @@ from tinytorch_lite.core import embeddings as package_embeddings  # not the name
 from tinytorch_lite.core.module import Module
 from tinytorch_lite.core.tensor import Tensor, cross_entropy
 
+
+# %% solutions/12_embeddings/02_positional_encoding.py, cell 37
 SCHEMES = ("none", "learned", "sinusoidal", "rotary")
 
 
@@ -204,6 +205,7 @@ def describe(config):
             "sequences, which no model met in training.")
 
 
+# %% solutions/12_embeddings/02_positional_encoding.py, cell 41
 _STYLES = {"none": ("#999999", ":"), "learned": ("#E69F00", "--"),     # Okabe-Ito colours,
            "sinusoidal": ("#0072B2", "-."), "rotary": ("#009E73", "-")}  # safe for colour blindness
 
@@ -269,6 +271,7 @@ def plot_lab(results):
     return fig
 
 
+# %% solutions/12_embeddings/02_positional_encoding.py, cell 44
 def _verdict(row):
     if row["seen"] < 0.9:
         return f"did not learn the task even at the training length (accuracy {row['seen']:.2f})"

@@ -7,12 +7,13 @@ __all__ = [
     'plot_profile',
 ]
 
-
 import numpy as np
 
 from tinytorch_lite.analysis.reference import MODEL_EMBEDDINGS
 from tinytorch_lite.core import embedding_systems
 
+
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 16
 _COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")  # Okabe-Ito, colour-blind safe
 
 
@@ -77,6 +78,7 @@ def plot_training_memory(models=MODEL_EMBEDDINGS, dtype="float32", optimizer="ad
     return ax
 
 
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 26
 def plot_profile(records, num_ids=None, cache_mib=None, axes=None):
     """Forward fraction of copy bandwidth and backward time against table size, one line per distribution."""
     import matplotlib.pyplot as plt

@@ -6,7 +6,6 @@ __all__ = [
     'profile_lookup',
 ]
 
-
 import numpy as np
 
 from tinytorch_lite.analysis.timing import best_seconds
@@ -14,6 +13,7 @@ from tinytorch_lite.core import embedding_systems
 from tinytorch_lite.core.embeddings import Embedding, embedding_backward
 
 
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 19
 def measure_memory_bandwidth(num_bytes=256 * 2**20, repeats=5):
     """This machine's copy bandwidth in GB/s (bytes read plus written, 10**9 bytes/s): a gather's ceiling.
 
@@ -25,6 +25,7 @@ def measure_memory_bandwidth(num_bytes=256 * 2**20, repeats=5):
     return 2 * source.nbytes / seconds / 1e9
 
 
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 25
 def sample_token_ids(distribution, num_ids, vocab_size, rng=None, zipf_exponent=1.0):
     """Token ids drawn 'sequential' (0, 1, 2, ... wrapping), 'uniform', or 'zipf' (rank k has weight 1/(k+1)**s)."""
     rng = np.random.default_rng(rng)

@@ -8,10 +8,10 @@ __all__ = [
     'CPU_REFERENCE',
 ]
 
-
 from dataclasses import dataclass
 
 
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 13
 @dataclass(frozen=True)
 class ModelEmbedding:
     """Embedding facts of one published model; `tied` is None where there is no output vocabulary."""
@@ -37,7 +37,7 @@ class ModelEmbedding:
         return self.embedding_params / self.total_params
 
 
-# Source: shared/reference/model_embeddings.csv of this course (each row names its own source).
+# Sources: each row's `source` names the published configuration, model card or paper it is taken from.
 MODEL_EMBEDDINGS = (
     ModelEmbedding("GPT-2 small", 50257, 768, True, "learned absolute", 1024, 124_000_000,
                    "HF config gpt2: vocab_size, n_embd, n_positions; total from the model card"),
@@ -62,8 +62,9 @@ MODEL_EMBEDDINGS = (
 )
 
 
-# Source: shared/reference/gpu_h200_embedding.json and perf_baseline.md of this course
-# (one NVIDIA H200, PyTorch 2.11.0+cu130; medians of 9 runs after 2 warm-ups; bytes read plus written).
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 22
+# Source: the course authors' measurements of 2026-11-28 on one NVIDIA H200 with PyTorch 2.11.0+cu130
+# (torch.index_select and index_add_; medians of 9 runs after 2 warm-ups; bytes read plus written).
 H200_COPY_GBPS = 4182.801253763569
 H200_EMBEDDING = tuple(
     dict(zip(("case", "vocab_size", "embedding_dim", "num_ids", "dtype", "forward_ms", "forward_gbps",
@@ -83,8 +84,9 @@ H200_EMBEDDING = tuple(
          37.896827334776255, 0.374208003282547, 1076.014356902932, 5.065919876098633),
     )
 )
-# Source: shared/reference/perf_baseline.md (2 vCPU AMD EPYC under KVM, AVX-512, 32 MiB L3, numpy 2.4.6,
-# one thread): GPT-2-sized table, 8,192 ids, np.take(mode="clip") after a bounds check.
+# Source: the course authors' measurements of 2026-11-28 on this machine kind (2 vCPU AMD EPYC under KVM,
+# AVX-512, 32 MiB L3, numpy 2.4.6, torch 2.13.0+cpu, one thread): GPT-2-sized table, 8,192 ids,
+# np.take(mode="clip") after a bounds check; benchmarks/embedding_lookup.py measures the same quantities.
 CPU_REFERENCE = {"copy_gbps": (42.0, 44.0), "vocab_size": 50257, "embedding_dim": 768, "num_ids": 8192,
                  "forward_ms_uniform": 1.62, "forward_ms_zipf": 1.24, "percent_of_copy": (73, 96),
                  "torch_index_select_ms": 1.70, "torch_dense_backward_ms": 12.3}

@@ -4,10 +4,10 @@ __all__ = [
     'best_seconds',
 ]
 
-
 import time
 
 
+# %% solutions/12_embeddings/01_embedding_lookup.py, cell 6
 def best_seconds(function, repeats=5, warmup=2):
     """Fastest of `repeats` timed calls of `function()` after `warmup` untimed ones, in seconds."""
     for _ in range(warmup):

@@ -22,7 +22,6 @@ __all__ = [
     'ShardedEmbedding',
 ]
 
-
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +31,7 @@ from tinytorch_lite.core.module import Module
 from tinytorch_lite.core.tensor import Tensor, check_token_ids
 
 
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 5
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adagrad": 1, "adam": 2, "adamw": 2}
 BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
@@ -53,6 +53,7 @@ def format_bytes(num_bytes):
     return f"{int(num_bytes)} B" if unit == 0 else f"{value:.1f} {BYTE_UNITS[unit]}"
 
 
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 8
 @dataclass(frozen=True)
 class EmbeddingMemory:
     """Bytes held by the vocabulary tables of a model: weights, gradients and optimizer state."""
@@ -104,6 +105,7 @@ def embedding_memory(vocab_size, embedding_dim, dtype="float32", tied=False, tra
                            weight_bytes, grad_bytes, optimizer_bytes)
 
 
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 20
 def lookup_bytes(num_ids, embedding_dim, itemsize=4, direction="forward"):
     """Bytes a lookup moves, reads plus writes (ids not counted).
 
@@ -124,6 +126,7 @@ def achieved_bandwidth(num_bytes, seconds, copy_gbps):
     return gbps, gbps / copy_gbps
 
 
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 33
 def quantize_rows(weights, bits=8):
     """Quantize each row of a 2-D float table to unsigned `bits`-bit codes with its own scale and offset.
 
@@ -148,6 +151,7 @@ def dequantize_rows(codes, scale, offset):
     return values
 
 
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 36
 class QuantizedEmbedding(Module):
     """A frozen embedding table stored as uint8 codes with per-row scale and offset (bits=8), or cast to float16 (bits=16)."""
 
@@ -182,6 +186,7 @@ class QuantizedEmbedding(Module):
         return f"QuantizedEmbedding({self.vocab_size}, {self.embedding_dim}, bits={self.bits}, {format_bytes(self.nbytes)})"
 
 
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 41
 def sparse_embedding_backward(token_ids, grad_output, vocab_size, padding_idx=None):
     """Row-sparse embedding gradient: (rows int64 [U] sorted unique ids, values [U, D] summed gradients).
 
@@ -217,6 +222,7 @@ def sparse_sgd_update(weight, rows, values, lr):
     return weight
 
 
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 46
 class MemmapEmbedding(Module):
     """A frozen embedding table whose rows live in a .npy file, read page by page on lookup."""
 
@@ -243,6 +249,7 @@ class MemmapEmbedding(Module):
         return Tensor(np.asarray(np.take(self.weight, ids, axis=0)))
 
 
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 49
 BAG_MODES = ("sum", "mean", "max")
 
 
@@ -276,6 +283,10 @@ class EmbeddingBag(Embedding):
     in place to that norm), `scale_grad_by_freq` (each row's gradient is divided by how often its id
     occurs in the call), `sparse=True` (the gradient is row-sparse) and `per_sample_weights` (mode
     'sum': each id's row is scaled by its weight; a Tensor with requires_grad receives its gradient).
+
+    Sum and mean never gather all N rows: `_sum_bags` adds the k-th row of every bag straight from
+    the table, one pass per position, as torch's fused kernel reads each row once; max gathers the
+    rows and reduces them with `reduce_bags`, since its backward needs them.
 
     Where we differ from torch on purpose:
 
@@ -373,12 +384,19 @@ class EmbeddingBag(Embedding):
         if weights is not None:
             scale = weights.data.reshape(-1)
             scale = scale if kept is None else scale[kept]
-        rows, bags = _gather_and_reduce(self.weight.data, flat, starts, self.mode, scale)
+        lengths = np.diff(np.append(starts, flat.size))
+        rows = None
+        if self.mode == "max":  # the backward needs the gathered rows to find each bag's maxima
+            rows = np.take(self.weight.data, flat, axis=0, mode="clip")  # ids checked above
+            bags = reduce_bags(rows, starts, "max")
+        else:
+            bags = _sum_bags(self.weight.data, flat, starts, scale)
+            if self.mode == "mean":
+                bags /= np.maximum(lengths, 1)[:, None].astype(bags.dtype)
         children = (self.weight,) + ((weights,) if weights is not None else ())
         out = Tensor(bags, _children=children, _op="embedding_bag")
 
         def _backward(grad):  # grad is dL/d(out), (B, D)
-            lengths = np.diff(np.append(starts, flat.size))
             bag_of_id = np.repeat(np.arange(len(starts)), lengths)
             grad_rows = grad[bag_of_id]  # (M, D): each id's bag gradient
             if self.mode == "mean":
@@ -426,14 +444,51 @@ class EmbeddingBag(Embedding):
         return f"EmbeddingBag({self.vocab_size}, {self.embedding_dim}, mode={self.mode!r}{options})"
 
 
-def _gather_and_reduce(table, ids, starts, mode, scale=None):
-    """rows = table[ids] (scaled by `scale` per id if given) and their reduction into bags."""
-    rows = np.take(table, ids, axis=0, mode="clip")  # ids checked by the caller
-    if scale is not None:
-        rows *= scale[:, None]
-    return rows, reduce_bags(rows, starts, mode)
+_LONG_BAG = 64  # bags longer than this many ids are finished one at a time after the position passes
 
 
+def _sum_bags(table, ids, starts, scale=None):
+    """out[b] = sum over the ids of bag b of table[id] (times scale[i] per id i if given), zeros if empty.
+
+    ids (N,) with the bags' starts (B,), the last bag running to N. No (N, D) array of gathered rows is
+    made: pass k gathers the k-th row of every bag that long straight from the table and adds it,
+    bags sorted longest first so that each pass works on a prefix. Like torch's fused kernel, this
+    reads each table row once and keeps only (B, D) arrays, which stay in the cache.
+    """
+    lengths = np.diff(np.append(starts, len(ids)))
+    equal = len(lengths) > 0 and lengths.min() == lengths.max()
+    order = None if equal else np.argsort(-lengths, kind="stable")
+    if order is not None:
+        starts, lengths = starts[order], lengths[order]
+    else:  # bags of one length L: pass k takes ids k, k + L, ...; one transposed copy makes them contiguous
+        by_pass = ids.reshape(len(starts), -1).T.copy()
+    out = np.empty((len(starts), table.shape[1]), dtype=table.dtype)
+    passes = min(int(lengths[0]) if len(lengths) else 0, _LONG_BAG)
+    still = np.searchsorted(-lengths, -np.arange(1, passes + 1), side="right")  # bags with more than k ids
+    out[still[0] if passes else 0:] = 0  # empty bags
+    rows = np.empty_like(out)
+    for k in range(passes):
+        n = still[k]
+        positions = slice(k, None, int(lengths[0])) if equal else starts[:n] + k
+        target = out[:n] if k == 0 else rows[:n]  # the first pass writes the sums' first terms
+        pass_ids = by_pass[k] if equal else ids[positions]
+        gathered = np.take(table, pass_ids, axis=0, mode="clip", out=target)  # ids checked by the caller
+        if scale is not None:
+            gathered *= scale[positions, None]
+        if k:
+            out[:n] += gathered
+    for b in range(np.count_nonzero(lengths > passes)):  # the few long bags: the rest of each at once
+        positions = np.arange(starts[b] + passes, starts[b] + lengths[b])
+        rest = np.take(table, ids[positions], axis=0, mode="clip")
+        out[b] += (rest if scale is None else rest * scale[positions, None]).sum(axis=0)
+    if order is None:
+        return out
+    result = np.empty_like(out)
+    result[order] = out
+    return result
+
+
+# %% solutions/12_embeddings/03_embedding_systems.py, cell 52
 def route_to_shards(token_ids, vocab_size, num_shards):
     """For row-wise sharding in contiguous blocks of ceil(vocab_size / num_shards) rows:
     return (shard, local_row), integer arrays of the ids' shape with shard * rows_per_shard + local_row == id."""

@@ -11,15 +11,16 @@ __all__ = [
     'EmbeddingLayer',
 ]
 
-
+import math
 import sys
 
 import numpy as np
 
 from tinytorch_lite.core.module import Module
-from tinytorch_lite.core.tensor import Tensor, TokenIdError, check_token_ids
+from tinytorch_lite.core.tensor import Tensor, check_token_ids
 
 
+# %% solutions/12_embeddings/01_embedding_lookup.py, cell 12
 def _check_size(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
@@ -40,6 +41,7 @@ def _check_padding_idx(padding_idx, vocab_size):
     return int(padding_idx) % vocab_size
 
 
+# %% solutions/12_embeddings/01_embedding_lookup.py, cell 13
 class Embedding(Module):
     """A learnable lookup table mapping token ids to vectors, like `torch.nn.Embedding`.
 
@@ -145,6 +147,7 @@ class Embedding(Module):
         return f"Embedding({self.vocab_size}, {self.embedding_dim}{extras}, dtype={self.weight.dtype}{frozen})"
 
 
+# %% solutions/12_embeddings/01_embedding_lookup.py, cell 18
 _FEW_IDS = 32  # below this many repeated ids, sum each remaining run directly instead of a pass
 
 
@@ -193,11 +196,7 @@ def embedding_backward(token_ids, grad_output, vocab_size, padding_idx=None,
     return grad
 
 
-import math
-
-from tinytorch_lite.core.module import Module
-
-
+# %% solutions/12_embeddings/02_positional_encoding.py, cell 8
 def _check_sequence(x, embedding_dim, max_seq_length, owner):
     """Return x as a floating Tensor of shape (T, D) or (B, T, D), and T; raise a clear error otherwise."""
     if not isinstance(x, Tensor):
@@ -224,6 +223,7 @@ def _check_sequence(x, embedding_dim, max_seq_length, owner):
     return x, seq_len
 
 
+# %% solutions/12_embeddings/02_positional_encoding.py, cell 9
 def sinusoidal_table(max_seq_length, embedding_dim, base=10000.0, dtype=np.float32):
     """The sinusoidal position table of Vaswani et al. (2017), shape (max_seq_length, embedding_dim).
 
@@ -247,6 +247,7 @@ def sinusoidal_table(max_seq_length, embedding_dim, base=10000.0, dtype=np.float
     return table.astype(dtype)
 
 
+# %% solutions/12_embeddings/02_positional_encoding.py, cell 19
 class PositionalEncoding(Module):
     """Adds the fixed sinusoidal table to embeddings of shape (T, D) or (B, T, D); no parameters."""
 
@@ -267,6 +268,7 @@ class PositionalEncoding(Module):
                 f"max_seq_length={self.max_seq_length}, base={self.base})")
 
 
+# %% solutions/12_embeddings/02_positional_encoding.py, cell 23
 class LearnedPositionalEmbedding(Module):
     """A trainable position table (max_seq_length, D) added to embeddings of shape (T, D) or (B, T, D).
 
@@ -301,6 +303,7 @@ class LearnedPositionalEmbedding(Module):
                 f"embedding_dim={self.embedding_dim})")
 
 
+# %% solutions/12_embeddings/02_positional_encoding.py, cell 26
 class RotaryEmbedding(Module):
     """Rotary position embedding (Su et al. 2021) for queries and keys of width head_dim.
 
@@ -371,6 +374,7 @@ class RotaryEmbedding(Module):
         return f"RotaryEmbedding(head_dim={self.head_dim}, base={self.base}, pairing={self.pairing!r})"
 
 
+# %% solutions/12_embeddings/02_positional_encoding.py, cell 29
 def _alibi_slopes(num_heads):
     if num_heads & (num_heads - 1):  # not a power of two: interleave from the next power (Press et al.)
         lower = 2 ** int(math.log2(num_heads))
@@ -391,6 +395,7 @@ def alibi_bias(num_heads, seq_len):
     return -_alibi_slopes(num_heads)[:, None, None] * distance
 
 
+# %% solutions/12_embeddings/02_positional_encoding.py, cell 32
 class EmbeddingLayer(Module):
     """Token ids (T,) or (B, T) -> position-aware embeddings (T, D) or (B, T, D).
 

@@ -4,10 +4,10 @@ __all__ = [
     'Module',
 ]
 
-
 from tinytorch_lite.core.tensor import Tensor
 
 
+# %% solutions/12_embeddings/01_embedding_lookup.py, cell 11
 class Module:
     """The base of every layer: `forward` computes, calling the layer calls `forward`.
 

@@ -8,12 +8,12 @@ __all__ = [
     'cross_entropy',
 ]
 
-
 import sys
 
 import numpy as np
 
 
+# %% solutions/02_tensor/tensor.py, cell 5
 def unbroadcast(grad, shape):
     """Sum `grad` down to `shape`, undoing numpy broadcasting.
 
@@ -37,6 +37,7 @@ def unbroadcast(grad, shape):
     return grad
 
 
+# %% solutions/02_tensor/tensor.py, cell 8
 def _is_float(dtype):
     return np.issubdtype(dtype, np.floating)
 
@@ -401,6 +402,7 @@ class Tensor:
         return out
 
 
+# %% solutions/02_tensor/tensor.py, cell 22
 class TokenIdError(IndexError, ValueError):
     """A token id outside [0, vocab_size): both an IndexError and a ValueError."""
 
@@ -436,6 +438,7 @@ def check_token_ids(token_ids, vocab_size):
     return ids.astype(np.intp, copy=False)
 
 
+# %% solutions/02_tensor/tensor.py, cell 26
 def cross_entropy(logits, targets):
     """Mean softmax cross-entropy of `logits` (N, C) against integer class ids `targets` (N,).
 

@@ -4,7 +4,6 @@ __all__ = [
     'CharTokenizer',
 ]
 
-
 import json
 import os
 import string
@@ -15,10 +14,12 @@ import numpy as np
 from tinytorch_lite.core.tensor import check_token_ids
 
 
+# %% solutions/11_tokenization/tokenization.py, cell 9
 _DEFAULT_CHARACTERS = sorted(set(string.printable) - set("\r\x0b\x0c"))
 _FILE_FORMAT = "tinytorch_lite.CharTokenizer"
 
 
+# %% solutions/11_tokenization/tokenization.py, cell 12
 def _check_vocab(vocab):
     """Return ``vocab`` as a list of distinct single characters, or raise saying what is wrong."""
     if isinstance(vocab, (str, list, tuple)):
@@ -87,6 +88,7 @@ def _check_path(path):
     return path
 
 
+# %% solutions/11_tokenization/tokenization.py, cell 14
 class CharTokenizer:
     """Character-level tokenizer: one token per character, plus four special tokens.
 
@@ -134,7 +136,7 @@ class CharTokenizer:
             hint = ("decode the bytes first: data.decode('utf-8')" if isinstance(text, bytes)
                     else "to encode several texts use encode_batch([...])")
             raise TypeError(f"encode expects a str, got {type(text).__name__}; {hint}")
-        # Task 1: one id per character (self.unk_id if unknown); [bos, ..., eos] if add_special_tokens.
+        # one id per character (self.unk_id if unknown); [bos, ..., eos] if add_special_tokens.
         ids = [self.token_to_id.get(char, self.unk_id) for char in text]
         if add_special_tokens:
             ids = [self.bos_id] + ids + [self.eos_id]
@@ -148,7 +150,7 @@ class CharTokenizer:
         ``skip_special_tokens`` is true, and written as ``"<pad>"`` etc. otherwise.
         """
         ids = _as_id_array(ids, self.vocab_size)
-        # Task 2: look each id up in self.tokens and join; skip ids 0-3 if skip_special_tokens.
+        # look each id up in self.tokens and join; skip ids 0-3 if skip_special_tokens.
         first_char_id = len(self.special_tokens)
         return "".join(
             self.tokens[i] for i in ids.tolist() if not (skip_special_tokens and i < first_char_id)
@@ -163,7 +165,7 @@ class CharTokenizer:
         """
         texts = _check_texts(texts, "from_corpus")
         min_freq = _check_positive_int(min_freq, "min_freq")
-        # Task 3: set `characters` to those seen >= min_freq times, most frequent first, ties by ord.
+        # set `characters` to those seen >= min_freq times, most frequent first, ties by ord.
         counts = Counter()
         for text in texts:
             counts.update(text)
@@ -196,7 +198,7 @@ class CharTokenizer:
                 if len(ids) != length:
                     raise ValueError(f"with padding=False every text needs {length} tokens, "
                                      f"texts[{position}] has {len(ids)}; pass padding=True")
-        # Task 4: fill int64 `token_ids` (pad_id after each text) and `attention_mask`, shape (B, length).
+        # fill int64 `token_ids` (pad_id after each text) and `attention_mask`, shape (B, length).
         token_ids = np.full((len(sequences), length), self.pad_id, dtype=np.int64)
         attention_mask = np.zeros((len(sequences), length), dtype=np.int64)
         for row, ids in enumerate(sequences):
