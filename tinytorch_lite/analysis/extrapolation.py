@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinytorch_lite.core import embeddings as package_embeddings  # not the names: a notebook keeps its own classes
+from tinytorch_lite.core import embeddings as package_embeddings
 from tinytorch_lite.core.module import Module
 from tinytorch_lite.core.tensor import Tensor, cross_entropy
 
