@@ -44,7 +44,7 @@ gradescope: $(SETUP)
 	$(PYTHON) -m coursekit gradescope $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 clean:
-	rm -rf _build .jupyter_cache autograder/source autograder/release autograder/submitted autograder/autograded autograder/feedback autograder/exports autograder/*.db
+	rm -rf _build .jupyter_cache autograder/source autograder/release autograder/submitted autograder/autograded autograder/feedback autograder/feedback_pages autograder/exports autograder/nbgrader_config.py autograder/source-written.json autograder/*.db
 
 $(SETUP): pyproject.toml
 	python3 -m venv .venv && $(PYTHON) -m pip install -q --upgrade pip && $(PYTHON) -m pip install -q -e ".[course,dev]"

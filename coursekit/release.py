@@ -31,16 +31,37 @@ from .validate import validate
 
 NOTEBOOKS = ROOT / "notebooks"
 VERIFIED_FILE = "release-verified.json"
+SOURCES_WRITTEN_FILE = "source-written.json"  # hashes of the source notebooks as the last release wrote them
+
+
+def _edited_sources(course_dir: Path) -> list[str]:
+    """Source notebooks changed since the last release wrote them (by the formgrader's editor, say)."""
+    written = Path(course_dir) / SOURCES_WRITTEN_FILE
+    hashes = json.loads(written.read_text()) if written.exists() else {}
+    return [name for name, digest in sorted(hashes.items())
+            if (Path(course_dir) / name).exists()
+            and hashlib.sha256((Path(course_dir) / name).read_bytes()).hexdigest() != digest]
 
 
 def write_sources(notebooks: list[SolutionNotebook], course_dir: Path) -> None:
-    """Convert the py:percent solutions to .ipynb in the nbgrader source folder (build output)."""
+    """Convert the py:percent solutions to .ipynb in the nbgrader source folder (build output).
+    Refuses while a source notebook was edited there: the edit would be lost, solutions/ is the source."""
+    edited = _edited_sources(course_dir)
+    if edited:
+        raise CourseError(
+            "edited since the last release (by the formgrader or by hand): " + ", ".join(edited)
+            + f"; {Path(course_dir).name}/source/ is generated from solutions/ and an edit there is not copied back. "
+            "Make the change in the solution notebook (solutions/<assignment>/<notebook>.py), delete the edited "
+            "file, and run `make release` again")
     source_root = Path(course_dir) / "source"
     shutil.rmtree(source_root, ignore_errors=True)
+    hashes = {}
     for nb in notebooks:
         target = source_root / nb.assignment / f"{nb.name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb.read(), target)
+        hashes[target.relative_to(course_dir).as_posix()] = hashlib.sha256(target.read_bytes()).hexdigest()
+    (Path(course_dir) / SOURCES_WRITTEN_FILE).write_text(json.dumps(hashes, indent=1) + "\n")
 
 
 def _enclosing_function(source: str, line_number: int) -> str | None:
@@ -185,6 +206,7 @@ def release(notebooks: list[SolutionNotebook], course_dir: Path = gradebook.COUR
     write normalised notebooks; drop stale ones."""
     validate(notebooks)
     write_sources(notebooks, course_dir)
+    gradebook.write_config_file(course_dir)
     api = gradebook.api(course_dir)
     shutil.rmtree(Path(course_dir) / "release", ignore_errors=True)
     for assignment in assignments(notebooks):

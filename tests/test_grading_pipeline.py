@@ -4,7 +4,9 @@ refusal to run student code without a sandbox, and the release's own grading che
 from __future__ import annotations
 
 import csv
+import html
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -16,6 +18,7 @@ import nbformat
 import pytest
 
 from coursekit import release
+from coursekit.export import HIDDEN_MARKERS
 from coursekit.grading import gradescope, runner, sandbox
 from coursekit.grading.submissions import Submission
 from coursekit.leaks import secret_lines
@@ -39,6 +42,19 @@ def _wrong(built_course):
             "ids = [self.token_to_id.get(char, self.unk_id) for char in text]",
             "ids = [self.token_to_id[char] for char in text if char in self.token_to_id]")
     return nb
+
+
+def _hidden_test_lines() -> set[str]:
+    """Distinctive lines inside the hidden-test regions of the graded notebook."""
+    lines, inside = set(), False
+    for cell in SOLUTION.read().cells:
+        for line in (raw.strip() for raw in cell.source.splitlines()):
+            if line in HIDDEN_MARKERS:
+                inside = line == HIDDEN_MARKERS[0]
+            elif inside and len(line) >= 12:
+                lines.add(line)
+    assert lines, "the graded notebook has no hidden tests to look for"
+    return lines
 
 
 def _test_count(path) -> int:
@@ -78,12 +94,23 @@ def test_grade_command_takes_a_zip_and_writes_grades_tests_and_leak_free_feedbac
 
     secrets = secret_lines([SOLUTION])
     for student in notebooks:
-        page = (built_course / "feedback" / student / ASSIGNMENT / "feedback.html").read_text()
+        page = (built_course / "feedback_pages" / student / ASSIGNMENT / "feedback.html").read_text()
         assert "test_encode_known_and_unknown" in page and ("passed" in page or "failed" in page)
         leaked = [line for line in secrets if line in page]
         assert not leaked, f"feedback of {student} shows hidden test or solution source: {leaked[:3]}"
-    wrong_page = (built_course / "feedback" / "pipe_wrong" / ASSIGNMENT / "feedback.html").read_text()
+    wrong_page = (built_course / "feedback_pages" / "pipe_wrong" / ASSIGNMENT / "feedback.html").read_text()
     assert "AssertionError" in wrong_page and "failed" in wrong_page
+
+    # nbgrader's own feedback, run from the course directory as its users do, keeps ours and hides the hidden tests
+    for command in (["generate_feedback", ASSIGNMENT], ["release_feedback", ASSIGNMENT]):
+        done = subprocess.run([str(ROOT / ".venv" / "bin" / "nbgrader"), *command], cwd=built_course,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    for student in notebooks:
+        page = (built_course / "feedback" / student / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+        text = {line.strip() for line in html.unescape(re.sub(r"<[^>]+>", "", page)).splitlines()}
+        assert any("Check that" in line for line in text) and not _hidden_test_lines() & text, student
+        assert (built_course / "feedback_pages" / student / ASSIGNMENT / "feedback.html").exists()
 
     serial = _coursekit("grade", archive, "--jobs", 1, "--force", "--course-dir", built_course,
                         "--cell-timeout", 60)
@@ -127,9 +154,9 @@ def test_gradescope_autograder_grades_one_submission_in_a_fake_autograder_tree(b
     assert 0 < results["score"] < 14
     fields = {"name", "score", "max_score", "output", "visibility"}
     assert all(fields <= set(t) for t in results["tests"])
-    assert len(results["tests"]) == _test_count(built_course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
-    hidden = {t["name"] for t in results["tests"] if t["visibility"] == "hidden"}
-    assert "tokenization/test_encode_known_and_unknown" in hidden
+    hidden = {t["name"] for t in results["tests"] if t["visibility"] == "after_published"}
+    assert "tokenization/test_encode_known_and_unknown (hidden checks)" in hidden
+    assert len(results["tests"]) == _test_count(built_course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb") + len(hidden)
     assert any(t["score"] < t["max_score"] and "AssertionError" in t["output"] for t in results["tests"])
 
 

@@ -49,11 +49,12 @@ def cmd_grade(args) -> None:
                   file=sys.stderr)
             sys.exit(130)
     grades, tests = reports.write_csv(outcomes, course_dir, url, course_dir / "exports")
-    reports.write_feedback(outcomes, course_dir, url, course_dir / "feedback")
+    reports.write_feedback(outcomes, course_dir, url, course_dir / gradebook.FEEDBACK_PAGES)
     reused = sum(o.reused for o in outcomes)
     print(f"graded {len(outcomes)} submissions ({reused} unchanged since the last run, reused) "
           f"in {time.perf_counter() - start:.0f} s with {args.jobs} job(s)")
-    print(f"grades: {grades}\nper test: {tests}\nfeedback: {course_dir / 'feedback'}/<student_id>/<assignment>/")
+    print(f"grades: {grades}\nper test: {tests}\n"
+          f"feedback: {course_dir / gradebook.FEEDBACK_PAGES}/<student_id>/<assignment>/feedback.html")
     problems = [o for o in outcomes if o.notes]
     if problems:
         print(f"{len(problems)} submission(s) have notes (see the notes column of {grades.name}):")

@@ -8,6 +8,9 @@ the package view the notebook may import (package_view.py), start the judge in t
 whole job on stdin and a private pipe for its records, enforce the per-cell time limit (SIGINT,
 then kill), and write each cell's outputs into the notebook: a test cell gets an error output
 exactly when the judge saw it fail, so nbgrader's SaveAutoGrades gives the judge's verdict.
+
+A test cell with hidden checks also runs without them first (what the student saw in the release);
+that verdict goes to the notebook's report.json under "visible", never into the score.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import json
 import os
 import secrets
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,14 +30,48 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from .. import package_view
-from ..sources import solution_notebooks
-from . import kernel, sandbox
+from ..export import HIDDEN_MARKERS
+from ..sources import ROOT, solution_notebooks
+from . import kernel, sandbox, tamper_scan
 from .judge_rewrite import rewrite_test
+from .manifest import cell_hash
 
 JUDGE_SOURCE = (Path(__file__).parent / "judge_process.py").read_text()
 INTERRUPT_GRACE = 5.0  # seconds a cell has to stop after the interrupt before the judge is killed
 STDERR_BYTES = 1 << 16
 RECORD_BYTES = 64 << 20  # a judge that writes more than this to its channel is stopped
+PREBUILT_VIEWS = ROOT / "package_views"  # what a Gradescope zip ships instead of solutions/
+VIEW_FILE = "view.json"
+VISIBLE = "-visible"  # suffix of the cell key under which a test's visible part runs
+
+
+def visible_part(source: str) -> str:
+    """A test cell without its hidden region, as nbgrader releases it."""
+    kept, hidden = [], False
+    for line in source.splitlines():
+        if line.strip() in HIDDEN_MARKERS:
+            hidden = line.strip() == HIDDEN_MARKERS[0]
+        elif not hidden:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def notebook_view(target: Path, assignment: str, notebook: str) -> dict:
+    """Write the package view of a notebook (package_view.py) to target/tinytorch_lite; returns what
+    the grader needs beside it: the modules to preload, the names the notebook asks the student to
+    write (tamper_scan.graded_names) and hashes of its instructor cells. From solutions/, or from the
+    copy gradescope.build made of this very result (a Gradescope zip holds no solutions/)."""
+    prebuilt = PREBUILT_VIEWS / assignment / notebook
+    if (prebuilt / VIEW_FILE).exists():
+        shutil.copytree(prebuilt / package_view.PACKAGE, target / package_view.PACKAGE)
+        return json.loads((prebuilt / VIEW_FILE).read_text())
+    graded = next((nb for nb in solution_notebooks() if (nb.assignment, nb.name) == (assignment, notebook)), None)
+    preload = package_view.build(target, package_view.notebooks_allowed(assignment, notebook), graded)
+    if graded is None:
+        return {"preload": preload, "graded_names": [], "instructor_cells": []}
+    instructor = [c.source.strip() for c in graded.read().cells if not c.metadata.get("nbgrader", {}).get("solution")]
+    return {"preload": preload, "graded_names": sorted(tamper_scan.graded_names(graded)),
+            "instructor_cells": sorted({cell_hash(source) for source in instructor})}
 
 
 def classify(nb) -> list[dict]:
@@ -44,6 +82,8 @@ def classify(nb) -> list[dict]:
             continue
         meta = cell.metadata.get("nbgrader", {})
         kind = "student" if meta.get("solution") else "test" if meta.get("grade") else "given"
+        if kind == "test" and HIDDEN_MARKERS[0] in cell.source:
+            cells.append({"index": f"{index}{VISIBLE}", "kind": kind, "source": visible_part(cell.source)})
         cells.append({"index": index, "kind": kind, "source": cell.source})
     last_test = max((i for i, c in enumerate(cells) if c["kind"] == "test"), default=-1)
     return cells[:last_test + 1]
@@ -232,12 +272,11 @@ class JudgedExecute(NbGraderPreprocessor):
         work = runtime / f"judge-{notebook}"
         (work / "cwd").mkdir(parents=True)
         view = work / "package"
-        graded = next((nb for nb in solution_notebooks() if (nb.assignment, nb.name) == (assignment, notebook)), None)
-        preload = package_view.build(view, package_view.notebooks_allowed(assignment, notebook), graded)
+        view_info = notebook_view(view, assignment, notebook)
         job_cells = [dict(c, source=rewrite_test(c["source"]) if c["kind"] == "test" else c["source"])
                      for c in cells]
         job = {"cells": job_cells, "token": secrets.token_hex(32), "output_bytes": limits.output_bytes,
-               "preload": ["numpy", "numpy.testing", *preload, *imported_modules(cells)],
+               "preload": ["numpy", "numpy.testing", *view_info["preload"], *imported_modules(cells)],
                "view": str(view)}
         command = [sys.executable, "-I", "-B", "-c", JUDGE_SOURCE]
         if settings["confine"]:
@@ -248,12 +287,22 @@ class JudgedExecute(NbGraderPreprocessor):
         judge = _Judge(command, job, limits.cell_timeout, settings["confine"])
         judge.collect()
         died = not judge.ended
+        visible = {}
+        for cell in cells:
+            if str(cell["index"]).endswith(VISIBLE):
+                index = int(cell["index"][:-len(VISIBLE)])
+                outputs = _outputs(cell, judge, died, lambda text: None)
+                errors = [o for o in outputs if o.output_type == "error"]
+                grade_id = nb.cells[index].metadata["nbgrader"]["grade_id"]
+                visible[grade_id] = f"{errors[-1].ename}: {errors[-1].evalue}" if errors else None
+        cells = [c for c in cells if not str(c["index"]).endswith(VISIBLE)]
         for number, cell in enumerate(cells, start=1):
             index = cell["index"]
             nb.cells[index].outputs = _outputs(cell, judge, died, lambda text, index=index: kernel.note(
                 notebook, index, nb.cells[index], text))
             nb.cells[cell["index"]].execution_count = number
-        resources.setdefault("judge", {})[notebook] = {"tampered": judge.tampered,
-                                                        "stderr": judge.stderr.decode(errors="replace")[-2000:]}
+        resources.setdefault("judge", {})[notebook] = {
+            "tampered": judge.tampered, "stderr": judge.stderr.decode(errors="replace")[-2000:], "visible": visible,
+            "graded_names": view_info["graded_names"], "instructor_cells": view_info["instructor_cells"]}
         (work / "report.json").write_text(json.dumps(resources["judge"][notebook]))
         return nb, resources

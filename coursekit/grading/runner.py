@@ -46,7 +46,9 @@ MAX_GRADED_BYTES = 256 << 20  # one graded notebook with its outputs (each cell'
 class Outcome:
     student_id: str
     assignment: str
-    tests: dict[str, dict]  # "notebook/grade_id" -> {"score", "max_score", "message", "hidden"}
+    # "notebook/grade_id" -> {"score", "max_score", "message", "hidden"} and, for a hidden test that
+    # ran, "visible_message": its visible part's error (None = that part passed)
+    tests: dict[str, dict]
     notes: list[str] = field(default_factory=list)
     reused: bool = False
 
@@ -104,8 +106,9 @@ def _complete(result: dict, submission: Submission, manifest: Manifest) -> Outco
         entry = dict(result.get("tests", {}).get(test.key) or {})
         if not entry:
             entry = {"score": 0.0, "message": _reason(test.notebook, submission, failures)}
-        if entry.get("message") is not None:
-            entry["message"] = worker.plain_text(str(entry["message"]))
+        for key in ("message", "visible_message"):
+            if entry.get(key) is not None:
+                entry[key] = worker.plain_text(str(entry[key]))
         entry.update(max_score=test.points, hidden=test.hidden)
         tests[test.key] = entry
     notes = [worker.plain_text(n) for n in submission.notes] + failures

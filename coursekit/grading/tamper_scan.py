@@ -18,6 +18,7 @@ import nbformat
 
 from ..export import PACKAGE, collect, public_names
 from ..sources import solution_notebooks
+from .manifest import cell_hash
 
 MAX_FINDINGS = 20
 
@@ -216,30 +217,30 @@ def scan(student_cells: list[tuple[str, str]], instructor_sources: list[str], gr
     return findings[:MAX_FINDINGS]
 
 
-def review(assignment: str, autograded: Path, runtime: Path) -> list[str]:
+def review(autograded: Path, runtime: Path) -> list[str]:
     """For the worker: the scan's findings in the student's cells of each autograded notebook (cells
-    that are solution cells or not in the instructor's source), and what the judge saw at run time."""
-    sources = {nb.name: nb for nb in solution_notebooks() if nb.assignment == assignment}
+    that are solution cells or not among the instructor's cells), and what the judge saw at run time;
+    both from the report judge.JudgedExecute wrote for the notebook."""
     reasons = []
     for path in sorted(autograded.glob("*.ipynb")):
-        report = runtime / f"judge-{path.stem}" / "report.json"  # written by judge.JudgedExecute
-        if report.exists():
-            reasons += [f"{path.stem}: {t}" for t in json.loads(report.read_text())["tampered"]]
+        report_path = runtime / f"judge-{path.stem}" / "report.json"
+        report = json.loads(report_path.read_text()) if report_path.exists() else {}
+        reasons += [f"{path.stem}: {t}" for t in report.get("tampered", [])]
         try:
             cells = nbformat.read(path, as_version=4).cells
         except Exception:  # noqa: BLE001  a notebook nbgrader could not read has its own note
             continue
-        known = {c.source.strip() for c in sources[path.stem].read().cells} if path.stem in sources else set()
+        known = set(report.get("instructor_cells", []))
         student, others = [], []
         for number, cell in enumerate(cells, start=1):
             if cell.get("cell_type") != "code":
                 continue
             meta = cell.get("metadata", {}).get("nbgrader", {})
-            if meta.get("solution") or str(cell.get("source", "")).strip() not in known:
+            source = str(cell.get("source", ""))
+            if meta.get("solution") or cell_hash(source.strip()) not in known:
                 label = f"{path.stem}, cell {number}" + (f" (`{meta['grade_id']}`)" if meta.get("grade_id") else "")
-                student.append((label, str(cell.get("source", ""))))
+                student.append((label, source))
             else:
-                others.append(str(cell.get("source", "")))
-        graded = graded_names(sources[path.stem]) if path.stem in sources else set()
-        reasons += [str(f) for f in scan(student, others, graded)]
+                others.append(source)
+        reasons += [str(f) for f in scan(student, others, set(report.get("graded_names", [])))]
     return reasons

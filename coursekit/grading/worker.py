@@ -4,8 +4,8 @@ The work directory holds a private nbgrader course (a copy of the assignment's g
 the notebooks the parent rebuilt from the instructor's source with the student's answers, see
 submissions.rebuild) and request.json; nbgrader autogrades there, with its Execute step replaced by
 the judge in the sandbox (judge.py), and the worker writes result.json: per test its points,
-pass/fail and error message, the grader's notes (kernel.NOTES, never text the kernel printed) and
-the review notes. The real gradebook is never opened here; the parent merges result.json into it.
+pass/fail and error message (for a test with hidden checks, its visible part's too), the grader's
+notes (kernel.NOTES, never text the kernel printed) and the review notes. The real gradebook is never opened here; the parent merges result.json into it.
 """
 from __future__ import annotations
 
@@ -103,6 +103,8 @@ def run(work_dir: Path) -> dict:
             path = autograded / f"{notebook.name}.ipynb"
             outcomes, notes = notebook_outcomes(path) if path.exists() else ({}, [])
             failures += notes
+            report = work_dir / "runtime" / f"judge-{notebook.name}" / "report.json"  # judge.JudgedExecute's
+            visible = json.loads(report.read_text()).get("visible", {}) if report.exists() else {}
             for grade in notebook.grades:
                 message = outcomes.get(grade.name, "missing")
                 if message == "missing":
@@ -111,10 +113,12 @@ def run(work_dir: Path) -> dict:
                 tests[f"{notebook.name}/{grade.name}"] = {
                     "score": float(grade.auto_score or 0), "max_score": float(grade.max_score),
                     "message": message}
+                if grade.name in visible:  # the test has hidden checks; this is its visible part's verdict
+                    tests[f"{notebook.name}/{grade.name}"]["visible_message"] = visible[grade.name]
     failures = kernel.NOTES + failures
     if not outcome.get("success"):
         failures.insert(0, _nbgrader_failure(outcome.get("log") or "", outcome.get("error") or ""))
-    review = tamper_scan.review(assignment, autograded, work_dir / "runtime")  # the judge's hook
+    review = tamper_scan.review(autograded, work_dir / "runtime")  # the judge's hook
     return {"tests": tests, "failures": failures + [REVIEW_NOTE + r for r in review], "review": review}
 
 
