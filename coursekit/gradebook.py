@@ -78,31 +78,46 @@ def check(result: dict, what: str) -> None:
 
 
 def scores(course_dir: Path, assignment: str, student_id: str, url: str | None = None) -> dict:
-    """Total and per-test scores of one graded submission."""
+    """Total and per-cell scores of one graded submission. "tests": "notebook/grade_id" -> (score,
+    max_score), score as nbgrader counts it (the manual score if a grader gave one, else the
+    autograded one, plus extra credit); "hand": per cell what a grader did or still has to do."""
     with Gradebook(url or db_url(course_dir)) as gradebook:
         try:
             submission = gradebook.find_submission(assignment, student_id)
         except MissingEntry:
             raise LookupError(f"no graded submission of {assignment} by {student_id}") from None
-        tests, notebooks = {}, {}
+        tests, notebooks, hand = {}, {}, {}
         for notebook in submission.notebooks:
             notebooks[notebook.name] = (notebook.score, notebook.max_score)
+            comments = {c.name: c.manual_comment for c in notebook.comments}
             for grade in notebook.grades:
-                tests[f"{notebook.name}/{grade.name}"] = (grade.score, grade.max_score)
+                key = f"{notebook.name}/{grade.name}"
+                tests[key] = (grade.score, grade.max_score)
+                hand[key] = {"needs_grading": bool(grade.needs_manual_grade), "manual_score": grade.manual_score,
+                             "extra_credit": grade.extra_credit or 0.0, "comment": comments.get(grade.name) or ""}
         return {"score": submission.score, "max_score": submission.max_score,
-                "notebooks": notebooks, "tests": tests}
+                "notebooks": notebooks, "tests": tests, "hand": hand}
 
 
-def record(assignment: str, student_id: str, test_scores: dict[str, float], url: str) -> None:
+def record(assignment: str, student_id: str, test_scores: dict[str, float], url: str,
+           new_submission: bool = False) -> None:
     """Write autograded scores {"notebook/grade_id": points} into the gradebook, creating the student and
-    the submission if needed. Manual scores an instructor gave are kept (nbgrader prefers them)."""
+    the submission if needed. Manual scores, extra credit and comments a grader gave are kept, and an
+    overridden test is marked for review, as nbgrader's autograde does; for a new submission (the
+    student's answers changed) they are cleared: they were given for other work."""
     with Gradebook(url) as gb, warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush quirk when creating a submission
         gb.update_or_create_student(student_id)
-        gb.update_or_create_submission(assignment, student_id)
+        submission = gb.update_or_create_submission(assignment, student_id)
+        if new_submission:
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    grade.manual_score, grade.extra_credit, grade.needs_manual_grade = None, None, True
+                for comment in notebook.comments:
+                    comment.manual_comment = None
         for key, score in test_scores.items():
             notebook, grade_id = key.split("/", 1)
             grade = gb.find_grade(grade_id, notebook, assignment, student_id)
             grade.auto_score = score
-            grade.needs_manual_grade = False
+            grade.needs_manual_grade = grade.manual_score is not None
         gb.db.commit()

@@ -26,6 +26,25 @@ def _has(source: str, marker: str) -> bool:
     return any(line.strip() == marker for line in source.splitlines())
 
 
+def _positive(points) -> bool:
+    return isinstance(points, (int, float)) and not isinstance(points, bool) and points > 0
+
+
+def _task_problems(cell, meta) -> list[str]:
+    """nbgrader's task cell: Markdown describing work graded by hand, neither answer nor test."""
+    problems = []
+    if cell.cell_type != "markdown":
+        problems.append("is a task cell but not Markdown; nbgrader takes task cells only as Markdown")
+    if meta.get("solution") or meta.get("grade"):
+        problems.append('is a task cell also marked as solution or graded; a task has `"solution": false, '
+                        '"grade": false`')
+    if not _positive(meta.get("points")):
+        problems.append(f"is a task cell with points {meta.get('points')!r}; give it a positive number")
+    if not meta.get("locked"):
+        problems.append('is a task cell that is not locked; set `"locked": true` (as nbgrader\'s editor does)')
+    return problems
+
+
 def cell_problems(cell) -> list[str]:
     """What is wrong with one cell, in words that say how to fix it."""
     meta = cell.metadata.get("nbgrader")
@@ -43,21 +62,31 @@ def cell_problems(cell) -> list[str]:
         problems.append(f"schema_version is {meta.get('schema_version')!r}; it must be 3")
     if not meta.get("grade_id"):
         problems.append("has nbgrader metadata but no grade_id")
-    solution, grade = bool(meta.get("solution")), bool(meta.get("grade"))
-    if solution and grade:
-        problems.append("is both a solution and a graded cell; split it into a solution cell and a test cell")
-    if solution and cell.cell_type == "code":
+    solution, grade, task = bool(meta.get("solution")), bool(meta.get("grade")), bool(meta.get("task"))
+    markdown = cell.cell_type == "markdown"
+    if task:
+        problems += _task_problems(cell, meta)
+    elif markdown and grade != solution:
+        problems.append("is a Markdown cell marked only as " + ("graded" if grade else "a solution")
+                        + '; a written answer graded by hand is `"solution": true, "grade": true, "points": N`, '
+                        'a task graded by hand is `"task": true`')
+    if solution and grade and not _positive(meta.get("points")):
+        problems.append(f"is an answer graded by hand but has points {meta.get('points')!r}; give it a positive number")
+    if solution and meta.get("locked"):
+        problems.append('is an answer cell that is locked; the student writes in it: set `"locked": false`')
+    if solution and not markdown:
         if not (_has(source, SOLUTION_MARKERS[0]) and _has(source, SOLUTION_MARKERS[1])):
             problems.append("is a solution cell without `### BEGIN SOLUTION` / `### END SOLUTION`; "
                             "nbgrader would wipe the whole cell")
         elif not _markers_balanced(source, *SOLUTION_MARKERS):
             problems.append("has unbalanced or nested solution markers")
-    elif has_solution:
+    elif solution and not _markers_balanced(source, *SOLUTION_MARKERS):
+        problems.append("has unbalanced or nested solution markers")
+    elif has_solution and not solution:
         problems.append("has solution markers but is not a solution cell")
-    if grade:
-        points = meta.get("points")
-        if not isinstance(points, (int, float)) or points <= 0:
-            problems.append(f"is graded but has points {points!r}; give it a positive number")
+    if grade and not solution and not markdown:
+        if not _positive(meta.get("points")):
+            problems.append(f"is graded but has points {meta.get('points')!r}; give it a positive number")
         if not meta.get("locked"):
             problems.append("is a graded test cell that is not locked; set `\"locked\": true`")
         try:
@@ -70,7 +99,7 @@ def cell_problems(cell) -> list[str]:
         if not opens_with_docstring:
             problems.append('must open with a one-line """Check that ...""" docstring')
     if has_hidden:
-        if not grade or solution:
+        if not grade or solution or markdown:
             problems.append("has hidden tests but is not a graded test cell")
         elif not _markers_balanced(source, *HIDDEN_MARKERS):
             problems.append("has unbalanced or nested hidden-test markers")

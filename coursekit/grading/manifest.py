@@ -54,6 +54,7 @@ class Manifest:
     tests: list[GradedTest]
     cells: dict[str, NotebookCells] = field(default_factory=dict)
     source_dir: Path | None = None
+    manual: list[GradedTest] = field(default_factory=list)  # answer and task cells graded by hand
 
     @property
     def max_score(self) -> float:
@@ -63,7 +64,8 @@ class Manifest:
         return self.source_dir / f"{notebook}.ipynb"
 
     def to_dict(self) -> dict:
-        return {"assignment": self.assignment, "notebooks": self.notebooks, "tests": [vars(t) for t in self.tests]}
+        return {"assignment": self.assignment, "notebooks": self.notebooks, "tests": [vars(t) for t in self.tests],
+                "manual": [vars(t) for t in self.manual]}
 
 
 def cell_hash(source: str) -> str:
@@ -94,14 +96,16 @@ def read_manifest(course_dir: Path, assignment: str) -> Manifest:
     if not paths:
         raise LookupError(f"no source notebooks in {source}; run `make release` first")
     history = read_history(course_dir)
-    tests, cells = [], {}
+    tests, manual, cells = [], [], {}
     for path in paths:
         spec = cells[path.stem] = NotebookCells()
         for cell in nbformat.read(path, as_version=4).cells:
             meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade") and cell.cell_type == "code":
+            if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
                 tests.append(GradedTest(path.stem, meta["grade_id"], float(meta.get("points", 0)),
                                         HIDDEN_MARKER in cell.source))
+            elif meta.get("grade") or meta.get("task"):  # an answer or a task graded by hand
+                manual.append(GradedTest(path.stem, meta["grade_id"], float(meta.get("points", 0)), False))
             if meta.get("solution"):
                 spec.answer_ids.add(meta["grade_id"])
             elif meta.get("grade_id"):
@@ -118,7 +122,7 @@ def read_manifest(course_dir: Path, assignment: str) -> Manifest:
         for grade_id in spec.locked_ids:
             spec.released[grade_id] = (set(current["locked"].get(grade_id, []))
                                        | set(past.get("locked", {}).get(grade_id, [])))
-    return Manifest(assignment, [p.stem for p in paths], tests, cells, source)
+    return Manifest(assignment, [p.stem for p in paths], tests, cells, source, manual)
 
 
 def _generate(course_dir: Path, assignment: str, url: str) -> None:
@@ -147,7 +151,8 @@ def build_template(course_dir: Path, assignment: str, target: Path, real_url: st
         _generate(course_dir, assignment, f"sqlite:///{partial.resolve()}")
         partial.replace(cached)
     shutil.copyfile(cached, target)
-    expected = {(t.notebook, t.grade_id): t.points for t in read_manifest(course_dir, assignment).tests}
+    manifest = read_manifest(course_dir, assignment)
+    expected = {(t.notebook, t.grade_id): t.points for t in manifest.tests + manifest.manual}
     with _first_grader_only(real_url):
         if _graded_cells(real_url, assignment) != expected:  # new, or its tests or points changed since
             _generate(course_dir, assignment, real_url)
@@ -178,4 +183,5 @@ def _graded_cells(url: str, assignment: str) -> dict[tuple[str, str], float] | N
             notebooks = gb.find_assignment(assignment).notebooks
         except MissingEntry:
             return None
-        return {(nb.name, cell.name): float(cell.max_score) for nb in notebooks for cell in nb.grade_cells}
+        return {(nb.name, cell.name): float(cell.max_score) for nb in notebooks
+                for cell in nb.grade_cells + nb.task_cells}

@@ -14,9 +14,11 @@ from .. import gradebook
 from .runner import Outcome
 from .worker import REVIEW_NOTE
 
-GRADES_COLUMNS = ["student_id", "assignment", "score", "max_score", "notes", "review"]
+GRADES_COLUMNS = ["student_id", "assignment", "score", "max_score", "needs_manual_grading", "notes", "review"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
 TESTS_COLUMNS = ["student_id", "assignment", "notebook", "test", "score", "max_score", "passed", "hidden", "message"]
+NEEDS_GRADING = "needs manual grading"
+GRADED_BY_HAND = "graded by hand"
 
 
 def csv_safe(text: str) -> str:
@@ -30,6 +32,36 @@ def _gradebook_scores(outcomes: list[Outcome], course_dir: Path, url: str) -> di
             for o in outcomes}
 
 
+def cell_rows(outcome: Outcome, total: dict) -> list[dict]:
+    """Every graded cell of a submission as the gradebook has it now, the one place the reports and
+    the feedback read: autograded tests with the run's message, then the cells graded by hand.
+    `status` is passed, failed, NEEDS_GRADING or GRADED_BY_HAND; a grader's score replaces the autograder's (and
+    says so), extra credit is added, and the rows add up to the gradebook's total."""
+    rows = []
+    hand = total.get("hand", {})
+    for key in list(outcome.tests) + sorted(set(total["tests"]) - set(outcome.tests)):
+        test = outcome.tests.get(key, {"message": None, "hidden": False})
+        score, max_score = total["tests"].get(key, (test.get("score", 0), test.get("max_score", 0)))
+        done = hand.get(key, {})
+        manual_cell = key not in outcome.tests
+        message = test["message"] or ""
+        if done.get("manual_score") is not None and not manual_cell:
+            message = f"score set by hand to {done['manual_score']:g}" + (f" (autograder: {message})" if message else "")
+        if done.get("extra_credit"):
+            message = (message + "; " if message else "") + f"extra credit {done['extra_credit']:g}"
+        if done.get("comment"):
+            message = (message + "; " if message else "") + f"grader's comment: {done['comment']}"
+        if manual_cell:
+            status = NEEDS_GRADING if done.get("needs_grading", True) else GRADED_BY_HAND
+        elif not manual_cell and done.get("needs_grading") and done.get("manual_score") is not None:
+            status = NEEDS_GRADING  # overridden, then autograded again: nbgrader asks for a review
+        else:
+            status = "passed" if (score or 0) >= max_score else "failed"
+        rows.append({"key": key, "score": score or 0.0, "max_score": max_score, "status": status,
+                     "hidden": bool(test.get("hidden")), "message": message, "by_hand": manual_cell})
+    return rows
+
+
 def write_csv(outcomes: list[Outcome], course_dir: Path, url: str, out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     scores = _gradebook_scores(outcomes, course_dir, url)
@@ -40,17 +72,18 @@ def write_csv(outcomes: list[Outcome], course_dir: Path, url: str, out_dir: Path
         tests_writer.writerow(TESTS_COLUMNS)
         for outcome in outcomes:
             total = scores[(outcome.student_id, outcome.assignment)]
+            rows = cell_rows(outcome, total)
             student, assignment = csv_safe(outcome.student_id), csv_safe(outcome.assignment)
-            grades_writer.writerow([student, assignment, f"{total['score']:g}",
-                                    f"{total['max_score']:g}", csv_safe("; ".join(outcome.notes)),
+            pending = [row["key"] for row in rows if row["status"] == NEEDS_GRADING]
+            grades_writer.writerow([student, assignment, f"{total['score']:g}", f"{total['max_score']:g}",
+                                    csv_safe(" ".join(pending)), csv_safe("; ".join(outcome.notes)),
                                     "yes" if any(n.startswith(REVIEW_NOTE) for n in outcome.notes) else ""])
-            for key, test in outcome.tests.items():
-                notebook, name = key.split("/", 1)
-                score, max_score = total["tests"].get(key, (test["score"], test["max_score"]))
-                score = score or 0
-                tests_writer.writerow([student, assignment, csv_safe(notebook), csv_safe(name), f"{score:g}",
-                                       f"{max_score:g}", "yes" if score == max_score else "no",
-                                       "yes" if test["hidden"] else "no", csv_safe(test["message"] or "")])
+            for row in rows:
+                notebook, name = row["key"].split("/", 1)
+                passed = {"passed": "yes", "failed": "no"}.get(row["status"], row["status"])
+                tests_writer.writerow([student, assignment, csv_safe(notebook), csv_safe(name), f"{row['score']:g}",
+                                       f"{row['max_score']:g}", passed, "yes" if row["hidden"] else "no",
+                                       csv_safe(row["message"])])
     return grades_path, tests_path
 
 
@@ -72,28 +105,29 @@ tells you what went wrong, not how the check is written.</p>
 """
 
 
-def feedback_page(outcome: Outcome, score: float, max_score: float) -> str:
+def feedback_page(outcome: Outcome, total: dict) -> str:
     rows = []
-    for key, test in outcome.tests.items():
-        passed = test["score"] == test["max_score"]
-        name = html.escape(key) + (" (includes hidden checks)" if test["hidden"] else "")
-        rows.append(f'<tr><td>{name}</td><td class="{"passed" if passed else "failed"}">'
-                    f'{"passed" if passed else "failed"}</td><td>{test["score"]:g} / {test["max_score"]:g}</td>'
-                    f'<td><pre>{html.escape(test["message"] or "")}</pre></td></tr>')
+    for row in cell_rows(outcome, total):
+        name = html.escape(row["key"]) + (" (includes hidden checks)" if row["hidden"] else "") \
+            + (" (graded by hand)" if row["by_hand"] else "")
+        status = "not graded yet" if row["status"] == NEEDS_GRADING and row["by_hand"] else row["status"]
+        rows.append(f'<tr><td>{name}</td><td class="{status if status in ("passed", "failed") else "by-hand"}">'
+                    f'{html.escape(status)}</td><td>{row["score"]:g} / {row["max_score"]:g}</td>'
+                    f'<td><pre>{html.escape(row["message"])}</pre></td></tr>')
     notes = ("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in outcome.notes) + "</ul>"
              if outcome.notes else "")
     return PAGE.format(assignment=html.escape(outcome.assignment), student=html.escape(outcome.student_id),
-                       score=score, max_score=max_score, notes=notes, rows="\n".join(rows))
+                       score=total["score"], max_score=total["max_score"], notes=notes, rows="\n".join(rows))
 
 
 def write_feedback(outcomes: list[Outcome], course_dir: Path, url: str, out_dir: Path) -> list[Path]:
-    """feedback/<student_id>/<assignment>/feedback.html for each outcome."""
+    """<out_dir>/<student_id>/<assignment>/feedback.html for each outcome (feedback_pages/, beside nbgrader's feedback/)."""
     scores = _gradebook_scores(outcomes, course_dir, url)
     written = []
     for outcome in outcomes:
         total = scores[(outcome.student_id, outcome.assignment)]
         path = out_dir / outcome.student_id / outcome.assignment / "feedback.html"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(feedback_page(outcome, total["score"], total["max_score"]))
+        path.write_text(feedback_page(outcome, total))
         written.append(path)
     return written

@@ -50,6 +50,7 @@ class Outcome:
     # ran, "visible_message": its visible part's error (None = that part passed)
     tests: dict[str, dict]
     notes: list[str] = field(default_factory=list)
+    answers: str = ""  # answers_digest of what was graded
     reused: bool = False
 
     @property
@@ -112,7 +113,7 @@ def _complete(result: dict, submission: Submission, manifest: Manifest) -> Outco
         entry.update(max_score=test.points, hidden=test.hidden)
         tests[test.key] = entry
     notes = [worker.plain_text(n) for n in submission.notes] + failures
-    return Outcome(submission.student_id, submission.assignment, tests, notes)
+    return Outcome(submission.student_id, submission.assignment, tests, notes, answers_digest(submission))
 
 
 # Workers are forked from this process, which has imported nbgrader already (about 3 s of CPU each
@@ -206,21 +207,43 @@ def _save(outcome: Outcome, fingerprint: str, course_dir: Path, work: Path | Non
         for name in notebooks:
             copy_regular_file(graded / f"{name}.ipynb", folder / f"{name}.ipynb", MAX_GRADED_BYTES)
     folder.mkdir(parents=True, exist_ok=True)
-    record = {"fingerprint": fingerprint, "tests": outcome.tests, "notes": outcome.notes}
+    record = {"fingerprint": fingerprint, "tests": outcome.tests, "notes": outcome.notes, "answers": outcome.answers}
     partial = folder / (RESULT_FILE + ".partial")
     partial.write_text(json.dumps(record, indent=1))
     partial.replace(folder / RESULT_FILE)
 
 
-def _reuse(submission: Submission, fingerprint: str, course_dir: Path) -> Outcome | None:
+def _previous(submission: Submission, course_dir: Path) -> dict:
     path = Path(course_dir) / "autograded" / submission.student_id / submission.assignment / RESULT_FILE
     try:
-        record = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except (OSError, ValueError):
+        return {}
+
+
+def _reuse(submission: Submission, fingerprint: str, previous: dict) -> Outcome | None:
+    if previous.get("fingerprint") != fingerprint:
         return None
-    if record.get("fingerprint") != fingerprint:
-        return None
-    return Outcome(submission.student_id, submission.assignment, record["tests"], record["notes"], reused=True)
+    return Outcome(submission.student_id, submission.assignment, previous["tests"], previous["notes"],
+                   answers=previous.get("answers", ""), reused=True)
+
+
+def answers_digest(submission: Submission) -> str:
+    """What the student handed in, as graded: a change means a new submission, not a regrade."""
+    return hashlib.sha256(json.dumps([submission.answers, submission.added], sort_keys=True).encode()).hexdigest()
+
+
+MANUAL_CLEARED_NOTE = ("a new submission: the manual scores, extra credit and comments given to the earlier one "
+                       "were cleared")
+
+
+def _record(outcome: Outcome, previous: dict, url: str) -> None:
+    """Into the real gradebook; a changed submission loses the manual grades of the earlier one."""
+    new_submission = bool(previous) and previous.get("answers", outcome.answers) != outcome.answers
+    if new_submission and MANUAL_CLEARED_NOTE not in outcome.notes:
+        outcome.notes.append(MANUAL_CLEARED_NOTE)
+    gradebook.record(outcome.assignment, outcome.student_id, {k: t["score"] for k, t in outcome.tests.items()},
+                     url, new_submission=new_submission)
 
 
 def _keep_submitted(submission: Submission, course_dir: Path) -> None:
@@ -245,7 +268,7 @@ def grade(course_dir: Path, submissions: list[Submission], jobs: int = 1, limits
     outcomes: dict[int, Outcome] = {}
     with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as scratch_name:
         scratch = Path(scratch_name)
-        manifests, templates, queue, staged = {}, {}, [], {}
+        manifests, templates, queue, staged, previous = {}, {}, [], {}, {}
         for index, submission in enumerate(submissions):
             assignment = submission.assignment
             if assignment not in manifests:
@@ -255,19 +278,21 @@ def grade(course_dir: Path, submissions: list[Submission], jobs: int = 1, limits
             manifest = manifests[assignment]
             rebuilt = _prepare(submission, manifest)
             fingerprint = _fingerprint(submission, manifest, limits, rebuilt)
-            reused = None if force else _reuse(submission, fingerprint, course_dir)
+            previous[index] = _previous(submission, course_dir)
+            reused = None if force else _reuse(submission, fingerprint, previous[index])
             if reused:
                 outcomes[index] = reused
             elif not submission.accepted:
                 outcomes[index] = _complete({}, submission, manifest)
+                _record(outcomes[index], previous[index], url)
                 _save(outcomes[index], fingerprint, course_dir, None, manifest.notebooks)
             else:
                 queue.append((index, fingerprint))
                 staged[index] = rebuilt
             _keep_submitted(submission, course_dir)
         for outcome in outcomes.values():
-            gradebook.record(outcome.assignment, outcome.student_id,
-                             {k: t["score"] for k, t in outcome.tests.items()}, url)
+            if outcome.reused:
+                _record(outcome, {}, url)
         bar = tqdm(total=len(submissions), initial=len(outcomes), unit="submission", desc="grading",
                    disable=not progress, file=sys.stderr)
         running: dict[int, tuple[_Job, int, str]] = {}
@@ -288,9 +313,8 @@ def grade(course_dir: Path, submissions: list[Submission], jobs: int = 1, limits
                     job.cleanup()
                     manifest = manifests[job.submission.assignment]
                     outcome = _complete(result, job.submission, manifest)
+                    _record(outcome, previous[index], url)
                     _save(outcome, fingerprint, course_dir, job.work, manifest.notebooks)
-                    gradebook.record(outcome.assignment, outcome.student_id,
-                                     {k: t["score"] for k, t in outcome.tests.items()}, url)
                     shutil.rmtree(job.work, ignore_errors=True)
                     outcomes[index] = outcome
                     bar.update(1)

@@ -1,0 +1,133 @@
+"""Cells graded by hand, end to end on a small assignment of its own: nbgrader's manual answer cells
+(Markdown and code) and task cells pass the source checks and the release's self-test, the reports
+say per student and cell what still needs grading, a grader's score, comment and extra credit reach
+grades.csv, tests.csv and the feedback consistently, a regrade keeps them and a new submission
+clears them."""
+from __future__ import annotations
+
+import csv
+import textwrap
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from coursekit import gradebook, release
+from coursekit.grading import reports, runner
+from coursekit.grading.submissions import Submission
+from coursekit.sources import CourseError, SolutionNotebook
+from coursekit.validate import cell_problems
+
+ASSIGNMENT, NOTEBOOK = "13_manual", "manual"
+SOURCE = textwrap.dedent('''\
+    # %% [markdown]
+    # # Doubling
+
+    # %% nbgrader={"grade": false, "grade_id": "double", "locked": false, "schema_version": 3, "solution": true}
+    def double(x):
+        """Return 2 x."""
+        ### BEGIN SOLUTION
+        return 2 * x
+        ### END SOLUTION
+
+    # %% nbgrader={"grade": true, "grade_id": "test_double", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+    """Check that double doubles."""
+    assert double(2) == 4, f"double(2) should be 4, got {double(2)}"
+
+    # %% [markdown] nbgrader={"grade": true, "grade_id": "explain_double", "locked": false, "points": 3, "schema_version": 3, "solution": true}
+    # Doubling multiplies by two, so it is linear.
+
+    # %% nbgrader={"grade": true, "grade_id": "table_double", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+    ### BEGIN SOLUTION
+    table = [double(x) for x in range(3)]
+    ### END SOLUTION
+
+    # %% [markdown] nbgrader={"grade": false, "grade_id": "task_compare", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": true}
+    # Compare `double` with `numpy.multiply` in two sentences, in a new cell below.
+    ''')
+AUTO, BY_HAND = ["manual/test_double"], ["manual/explain_double", "manual/table_double", "manual/task_compare"]
+
+
+def _cell(cell_type: str, **nbgrader):
+    meta = {"schema_version": 3, "grade_id": "x", "locked": False, "solution": False, "grade": False, **nbgrader}
+    make = nbformat.v4.new_markdown_cell if cell_type == "markdown" else nbformat.v4.new_code_cell
+    return make("written answer", metadata={"nbgrader": meta})
+
+
+def test_source_checks_follow_nbgraders_schema_for_cells_graded_by_hand():
+    assert cell_problems(_cell("markdown", solution=True, grade=True, points=2)) == []
+    assert cell_problems(_cell("markdown", task=True, locked=True, points=1)) == []
+    assert "only as graded" in cell_problems(_cell("markdown", grade=True, points=2))[0]
+    assert "only as a solution" in cell_problems(_cell("markdown", solution=True))[0]
+    assert "only as Markdown" in cell_problems(_cell("code", task=True, locked=True, points=1))[0]
+    assert "positive number" in cell_problems(_cell("markdown", solution=True, grade=True))[0]
+    assert "BEGIN SOLUTION" in cell_problems(_cell("code", solution=True, grade=True, points=1))[0]
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.grading
+def test_manual_cells_from_release_to_feedback(tmp_path):
+    solution = tmp_path / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.py"
+    solution.parent.mkdir(parents=True)
+    solution.write_text(SOURCE)
+    course = tmp_path / "course"
+    release.release([SolutionNotebook(solution)], course_dir=course, out_dir=tmp_path / "student",
+                    verify_grading=True)  # the self-test passes: manual points are expected ungraded
+    released = tmp_path / "student" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    assert "Doubling multiplies by two" not in released.read_text()
+    answered = release.answered_notebook(released, course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+    handed_in = tmp_path / "handed_in" / f"{NOTEBOOK}.ipynb"
+    handed_in.parent.mkdir()
+    nbformat.write(answered, handed_in)
+    url = gradebook.db_url(course)
+
+    def grade(force=False):
+        [outcome] = runner.grade(course, [Submission("ada", ASSIGNMENT, {NOTEBOOK: handed_in})], url=url,
+                                 force=force, progress=False)
+        grades, tests = reports.write_csv([outcome], course, url, course / "exports")
+        [page] = reports.write_feedback([outcome], course, url, course / gradebook.FEEDBACK_PAGES)
+        return outcome, _rows(grades)[0], {r["notebook"] + "/" + r["test"]: r for r in _rows(tests)}, page.read_text()
+
+    outcome, row, tests, page = grade()
+    assert (row["score"], row["max_score"]) == ("2", "8")
+    assert row["needs_manual_grading"].split() == BY_HAND
+    assert [tests[k]["passed"] for k in AUTO + BY_HAND] == ["yes"] + ["needs manual grading"] * 3
+    assert page.count("not graded yet") == 3 and "2 of 8 points" in page
+
+    with Gradebook(url) as gb:  # what the formgrader does when a grader saves a score and a comment
+        gb.find_grade("explain_double", NOTEBOOK, ASSIGNMENT, "ada").manual_score = 2
+        gb.find_comment("explain_double", NOTEBOOK, ASSIGNMENT, "ada").manual_comment = "Say why it is linear."
+        gb.find_grade("test_double", NOTEBOOK, ASSIGNMENT, "ada").extra_credit = 1
+        for grade_id in ("explain_double", "table_double", "task_compare"):
+            gb.find_grade(grade_id, NOTEBOOK, ASSIGNMENT, "ada").needs_manual_grade = False
+        gb.find_grade("table_double", NOTEBOOK, ASSIGNMENT, "ada").manual_score = 1
+        gb.find_grade("task_compare", NOTEBOOK, ASSIGNMENT, "ada").manual_score = 0
+        gb.db.commit()
+    outcome, row, tests, page = grade()  # same answers: reused, manual grades kept
+    assert outcome.reused and (row["score"], row["needs_manual_grading"]) == ("6", "")
+    assert [(tests[k]["score"], tests[k]["passed"]) for k in AUTO + BY_HAND] == [
+        ("3", "yes"), ("2", "graded by hand"), ("1", "graded by hand"), ("0", "graded by hand")]
+    assert "Say why it is linear." in tests["manual/explain_double"]["message"] and "extra credit 1" in tests[AUTO[0]]["message"]
+    assert "Say why it is linear." in page and "6 of 8 points" in page and "2 / 3" in page
+    assert sum(float(t["score"]) for t in tests.values()) == float(row["score"])
+
+    outcome, row, _, _ = grade(force=True)  # a regrade (a fixed test, say) keeps what the grader gave
+    assert not outcome.reused and row["score"] == "6" and runner.MANUAL_CLEARED_NOTE not in row["notes"]
+
+    answered.cells[1].source = answered.cells[1].source.replace("return 2 * x", "return x + x")
+    nbformat.write(answered, handed_in)
+    outcome, row, tests, page = grade()  # a new submission: the earlier one's manual grades go
+    assert (row["score"], row["needs_manual_grading"].split()) == ("2", BY_HAND)
+    assert runner.MANUAL_CLEARED_NOTE in row["notes"] and "Say why" not in page
+
+
+def test_the_release_names_a_written_answer_cell_without_points(tmp_path):
+    solution = tmp_path / ASSIGNMENT / f"{NOTEBOOK}.py"
+    solution.parent.mkdir()
+    solution.write_text(SOURCE.replace('"points": 3', '"points": 0'))
+    with pytest.raises(CourseError, match="explain_double.*positive number"):
+        release.release([SolutionNotebook(solution)], course_dir=tmp_path / "course", out_dir=tmp_path / "student")
