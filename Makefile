@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 SETUP := .venv/.installed
 
-.PHONY: course test check export release book bench clean grade validate gradescope
+.PHONY: course test check export release book bench clean grade validate gradescope formgrader grades
 
 course: $(SETUP)
 	$(PYTHON) -m coursekit course
@@ -39,6 +39,12 @@ grade: $(SETUP)
 
 validate: $(SETUP)
 	$(PYTHON) -m coursekit validate "$(NOTEBOOK)"
+
+grades: $(SETUP)
+	$(PYTHON) -m coursekit grades
+
+formgrader: $(SETUP)
+	$(PYTHON) -m coursekit formgrader $(if $(PORT),--port $(PORT))
 
 gradescope: $(SETUP)
 	$(PYTHON) -m coursekit gradescope $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))

@@ -100,7 +100,7 @@ def scores(course_dir: Path, assignment: str, student_id: str, url: str | None =
 
 
 def record(assignment: str, student_id: str, test_scores: dict[str, float], url: str,
-           new_submission: bool = False) -> None:
+           new_submission: bool = False, submitted=None) -> None:
     """Write autograded scores {"notebook/grade_id": points} into the gradebook, creating the student and
     the submission if needed. Manual scores, extra credit and comments a grader gave are kept, and an
     overridden test is marked for review, as nbgrader's autograde does; for a new submission (the
@@ -109,6 +109,8 @@ def record(assignment: str, student_id: str, test_scores: dict[str, float], url:
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush quirk when creating a submission
         gb.update_or_create_student(student_id)
         submission = gb.update_or_create_submission(assignment, student_id)
+        if submitted is not None:  # when it was handed in (UTC), for the late policy (coursekit.grading.term)
+            submission.timestamp = submitted.replace(tzinfo=None)
         if new_submission:
             for notebook in submission.notebooks:
                 for grade in notebook.grades:

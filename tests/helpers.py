@@ -1,10 +1,18 @@
 """Helpers shared by the tests: checks that need an optional part, and the freed-without-gc check."""
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib.util
+import json
 import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import weakref
 
 import numpy as np
@@ -79,3 +87,38 @@ def assert_freed_without_cyclic_gc(make_output, run_backward):
     finally:
         if was_enabled:
             gc.enable()
+
+
+@contextlib.contextmanager
+def running_formgrader(course_dir):
+    """`make formgrader` on course_dir at a free port: yields call(method, path, body=None) -> JSON of
+    nbgrader's formgrader REST API, authenticated with the token the command printed in its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "coursekit", "formgrader", "--course-dir", str(course_dir),
+                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True, start_new_session=True)
+    try:
+        url = server.stdout.readline().split()[-1]
+        assert url.startswith(f"http://127.0.0.1:{port}/formgrader?token="), url
+        token = url.split("token=", 1)[1]
+
+        def call(method, path, body=None):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/formgrader/api/{path}", method=method,
+                                             data=None if body is None else json.dumps(body).encode(),
+                                             headers={"Authorization": f"token {token}"})
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read())
+
+        for _ in range(240):  # JupyterLab takes a while to start on a loaded machine
+            assert server.poll() is None, f"the formgrader stopped with code {server.returncode}"
+            try:
+                call("GET", "status")
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield call
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)

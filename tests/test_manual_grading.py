@@ -2,21 +2,22 @@
 (Markdown and code) and task cells pass the source checks and the release's self-test, the reports
 say per student and cell what still needs grading, a grader's score, comment and extra credit reach
 grades.csv, tests.csv and the feedback consistently, a regrade keeps them and a new submission
-clears them."""
+clears them. Grades are given through the formgrader's REST API, as a grader's browser does."""
 from __future__ import annotations
 
 import csv
 import textwrap
+from datetime import datetime, timezone
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
 
 from coursekit import gradebook, release
-from coursekit.grading import reports, runner
+from coursekit.grading import reports, runner, term
 from coursekit.grading.submissions import Submission
 from coursekit.sources import CourseError, SolutionNotebook
 from coursekit.validate import cell_problems
+from helpers import running_formgrader
 
 ASSIGNMENT, NOTEBOOK = "13_manual", "manual"
 SOURCE = textwrap.dedent('''\
@@ -84,10 +85,15 @@ def test_manual_cells_from_release_to_feedback(tmp_path):
     handed_in.parent.mkdir()
     nbformat.write(answered, handed_in)
     url = gradebook.db_url(course)
+    (course / term.ROSTER_FILE).write_text("student_id,name,email,lms_id\nada,Ada Lovelace,ada@example.org,101\n"
+                                           "bob,Bob Lee,bob@example.org,102\n")
+    (course / term.DUE_DATES_FILE).write_text(f"assignment,due,late_policy\n{ASSIGNMENT},2026-10-01T23:59:00+00:00,"
+                                              "10%/day\n")
+    handed_in_at = datetime(2026, 10, 4, 0, 30, tzinfo=timezone.utc)  # 2 days 31 minutes late: 3 started days
 
     def grade(force=False):
-        [outcome] = runner.grade(course, [Submission("ada", ASSIGNMENT, {NOTEBOOK: handed_in})], url=url,
-                                 force=force, progress=False)
+        [outcome] = runner.grade(course, [Submission("ada", ASSIGNMENT, {NOTEBOOK: handed_in},
+                                                     submitted=handed_in_at)], url=url, force=force, progress=False)
         grades, tests = reports.write_csv([outcome], course, url, course / "exports")
         [page] = reports.write_feedback([outcome], course, url, course / gradebook.FEEDBACK_PAGES)
         return outcome, _rows(grades)[0], {r["notebook"] + "/" + r["test"]: r for r in _rows(tests)}, page.read_text()
@@ -98,15 +104,15 @@ def test_manual_cells_from_release_to_feedback(tmp_path):
     assert [tests[k]["passed"] for k in AUTO + BY_HAND] == ["yes"] + ["needs manual grading"] * 3
     assert page.count("not graded yet") == 3 and "2 of 8 points" in page
 
-    with Gradebook(url) as gb:  # what the formgrader does when a grader saves a score and a comment
-        gb.find_grade("explain_double", NOTEBOOK, ASSIGNMENT, "ada").manual_score = 2
-        gb.find_comment("explain_double", NOTEBOOK, ASSIGNMENT, "ada").manual_comment = "Say why it is linear."
-        gb.find_grade("test_double", NOTEBOOK, ASSIGNMENT, "ada").extra_credit = 1
-        for grade_id in ("explain_double", "table_double", "task_compare"):
-            gb.find_grade(grade_id, NOTEBOOK, ASSIGNMENT, "ada").needs_manual_grade = False
-        gb.find_grade("table_double", NOTEBOOK, ASSIGNMENT, "ada").manual_score = 1
-        gb.find_grade("task_compare", NOTEBOOK, ASSIGNMENT, "ada").manual_score = 0
-        gb.db.commit()
+    with running_formgrader(course) as formgrader:  # a grader scores and comments in the formgrader
+        [notebook] = [n for n in formgrader("GET", f"submitted_notebooks/{ASSIGNMENT}/{NOTEBOOK}")
+                      if n["student"] == "ada"]
+        grades = {g["name"]: g["id"] for g in formgrader("GET", f"grades?submission_id={notebook['id']}")}
+        comments = {c["name"]: c["id"] for c in formgrader("GET", f"comments?submission_id={notebook['id']}")}
+        for grade_id, score in (("explain_double", 2), ("table_double", 1), ("task_compare", 0)):
+            formgrader("PUT", f"grade/{grades[grade_id]}", {"manual_score": score})
+        formgrader("PUT", f"grade/{grades['test_double']}", {"manual_score": None, "extra_credit": 1})
+        formgrader("PUT", f"comment/{comments['explain_double']}", {"manual_comment": "Say why it is linear."})
     outcome, row, tests, page = grade()  # same answers: reused, manual grades kept
     assert outcome.reused and (row["score"], row["needs_manual_grading"]) == ("6", "")
     assert [(tests[k]["score"], tests[k]["passed"]) for k in AUTO + BY_HAND] == [
@@ -114,6 +120,22 @@ def test_manual_cells_from_release_to_feedback(tmp_path):
     assert "Say why it is linear." in tests["manual/explain_double"]["message"] and "extra credit 1" in tests[AUTO[0]]["message"]
     assert "Say why it is linear." in page and "6 of 8 points" in page and "2 / 3" in page
     assert sum(float(t["score"]) for t in tests.values()) == float(row["score"])
+    assert "3 day(s) late; late policy 10%/day: 1.8 points off, 4.2 points count." in page
+
+    long_path, wide_path = term.write_exports(course, url, course / "exports")
+    by_student = {r["student_id"]: r for r in _rows(long_path)}
+    assert {k: by_student["ada"][k] for k in ("name", "lms_id", "days_late", "autograded", "manual_adjustment",
+                                              "late_penalty", "score", "max_score", "needs_manual_grading")} == {
+        "name": "Ada Lovelace", "lms_id": "101", "days_late": "3", "autograded": "2", "manual_adjustment": "4",
+        "late_penalty": "1.8", "score": "4.2", "max_score": "8", "needs_manual_grading": ""}
+    assert by_student["ada"]["submitted"] == handed_in_at.isoformat()
+    assert (by_student["bob"]["score"], by_student["bob"]["needs_manual_grading"]) == ("0", "not submitted")
+    with open(wide_path, newline="") as f:
+        wide = list(csv.reader(f))
+    assert wide[:2] == [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT],
+                        ["Points Possible", "", "", "", "", "8"]]
+    assert wide[2:] == [["Ada Lovelace", "101", "ada", "ada@example.org", "", "4.2"],
+                        ["Bob Lee", "102", "bob", "bob@example.org", "", "0"]]
 
     outcome, row, _, _ = grade(force=True)  # a regrade (a fixed test, say) keeps what the grader gave
     assert not outcome.reused and row["score"] == "6" and runner.MANUAL_CLEARED_NOTE not in row["notes"]

@@ -1,6 +1,7 @@
 """nbgrader's own tools on the course directory `make release` writes: its generated
 nbgrader_config.py serves `nbgrader list`, `release_assignment` and `db` run there without flags,
-and the source notebooks nbgrader's formgrader can edit are never silently overwritten."""
+the source notebooks nbgrader's formgrader can edit are never silently overwritten, and
+`make formgrader` serves the course on 127.0.0.1."""
 from __future__ import annotations
 
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 
 from coursekit import gradebook, release
 from coursekit.sources import CourseError, solution_notebooks
+from helpers import running_formgrader
 
 NBGRADER = str(Path(sys.executable).parent / "nbgrader")
 
@@ -44,3 +46,10 @@ def test_an_edited_source_notebook_stops_the_release_with_what_to_do(tmp_path):
     edited.unlink()
     release.write_sources(notebooks, tmp_path)
     assert "formgrader's editor" not in edited.read_text()
+
+
+@pytest.mark.grading
+def test_make_formgrader_serves_the_course_on_localhost(built_course):
+    with running_formgrader(built_course) as formgrader:
+        names = {a["name"] for a in formgrader("GET", "assignments")}
+    assert {"02_tensor", "11_tokenization", "12_embeddings"} <= names

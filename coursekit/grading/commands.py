@@ -1,4 +1,5 @@
-"""The grading subcommands of `python -m coursekit`: grade, validate, gradescope, gradescope-run."""
+"""The grading subcommands of `python -m coursekit`: grade, grades, validate, formgrader, gradescope,
+gradescope-run."""
 from __future__ import annotations
 
 import os
@@ -55,11 +56,28 @@ def cmd_grade(args) -> None:
           f"in {time.perf_counter() - start:.0f} s with {args.jobs} job(s)")
     print(f"grades: {grades}\nper test: {tests}\n"
           f"feedback: {course_dir / gradebook.FEEDBACK_PAGES}/<student_id>/<assignment>/feedback.html")
+    from .term import read_roster, roster_problems
+
+    for problem in roster_problems(read_roster(course_dir), {o.student_id for o in outcomes}):
+        print(f"roster: {problem}")
     problems = [o for o in outcomes if o.notes]
     if problems:
         print(f"{len(problems)} submission(s) have notes (see the notes column of {grades.name}):")
         for outcome in problems:
             print(f"  {outcome.student_id}/{outcome.assignment}: {outcome.notes[0]}")
+
+
+def cmd_grades(args) -> None:
+    from .term import write_exports
+
+    course_dir = Path(args.course_dir)
+    url = args.db_url or os.environ.get(DB_URL_VARIABLE) or gradebook.db_url(course_dir)
+    try:
+        long_path, wide_path = write_exports(course_dir, url, course_dir / "exports")
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    print(f"every student and assignment in the gradebook: {long_path}\n"
+          f"one column per assignment (Canvas and Moodle import layout): {wide_path}")
 
 
 def cmd_validate(args) -> None:
@@ -89,6 +107,30 @@ def cmd_gradescope_run(args) -> None:
     run_autograder(Path(args.root))
 
 
+def formgrader_command(course_dir: Path, port: int, token: str) -> list[str]:
+    """JupyterLab with nbgrader's formgrader, serving the course directory on 127.0.0.1 only."""
+    return [str(Path(sys.executable).parent / "jupyter-lab"), "--no-browser", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={course_dir}",
+            f"--IdentityProvider.token={token}", *(["--allow-root"] if os.geteuid() == 0 else [])]
+
+
+def cmd_formgrader(args) -> None:
+    import secrets
+    import subprocess
+
+    course_dir = Path(args.course_dir).resolve()
+    if not (course_dir / gradebook.CONFIG_FILE).exists():
+        sys.exit(f"error: {course_dir / gradebook.CONFIG_FILE} is missing; run `make release` first")
+    token = secrets.token_hex(24)
+    print(f"formgrader: http://127.0.0.1:{args.port}/formgrader?token={token}\n"
+          f"(JupyterLab on {course_dir}, reachable from this machine only; Ctrl-C stops it)", flush=True)
+    gradebook._put_environment_on_path()
+    try:
+        subprocess.run(formgrader_command(course_dir, args.port, token), cwd=course_dir, check=False)
+    except KeyboardInterrupt:
+        pass
+
+
 def add_commands(commands) -> None:
     grade = commands.add_parser("grade", help="autograde submissions in the sandbox; write grades and feedback")
     grade.add_argument("submissions", help="folder (or .zip) of <student_id>/<assignment>/<notebook>.ipynb")
@@ -104,6 +146,10 @@ def add_commands(commands) -> None:
     grade.add_argument("--unsafe-no-sandbox", action="store_true",
                        help="run student code without bubblewrap, with your own rights (not recommended)")
     grade.set_defaults(run=cmd_grade)
+    grades = commands.add_parser("grades", help="export the gradebook across all runs: long and wide (LMS) tables")
+    grades.add_argument("--course-dir", default=str(gradebook.COURSE_DIR))
+    grades.add_argument("--db-url", help=f"gradebook URL (default ${DB_URL_VARIABLE} or autograder/gradebook.db)")
+    grades.set_defaults(run=cmd_grades)
     validate = commands.add_parser("validate", help="run a notebook and say which visible tests pass")
     validate.add_argument("notebook", help="path of the .ipynb to check")
     validate.add_argument("--cell-timeout", type=int, default=gradebook.CELL_TIMEOUT_SECONDS)
@@ -113,6 +159,11 @@ def add_commands(commands) -> None:
     gradescope.add_argument("--course-dir", default=str(gradebook.COURSE_DIR))
     gradescope.add_argument("--output", help="zip path (default autograder/exports/gradescope_<assignment>.zip)")
     gradescope.set_defaults(run=cmd_gradescope)
+    formgrader = commands.add_parser("formgrader", help="JupyterLab with nbgrader's formgrader on the course, "
+                                                         "bound to 127.0.0.1")
+    formgrader.add_argument("--course-dir", default=str(gradebook.COURSE_DIR))
+    formgrader.add_argument("--port", type=int, default=8890)
+    formgrader.set_defaults(run=cmd_formgrader)
     inside = commands.add_parser("gradescope-run", help="(inside the Gradescope zip) grade /autograder/submission")
     inside.add_argument("--root", default="/autograder")
     inside.set_defaults(run=cmd_gradescope_run)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import html
+from datetime import timezone
 from pathlib import Path
 
 from .. import gradebook
@@ -105,7 +106,20 @@ tells you what went wrong, not how the check is written.</p>
 """
 
 
-def feedback_page(outcome: Outcome, total: dict) -> str:
+def late_note(outcome: Outcome, due, score: float) -> str:
+    """The late policy's verdict in words, '' when the assignment has no due date (term.Due)."""
+    if due is None:
+        return ""
+    when = outcome.submitted.strftime("%Y-%m-%d %H:%M UTC") if outcome.submitted else "at an unknown time"
+    text = f"Due {due.due.astimezone(timezone.utc):%Y-%m-%d %H:%M UTC}; handed in {when}"
+    penalty, days = due.penalty(score, outcome.submitted)
+    if not days:
+        return text + ": on time."
+    return (text + f": {days} day(s) late; late policy {due.policy}: {penalty:g} points off, "
+            f"{score - penalty:g} points count.")
+
+
+def feedback_page(outcome: Outcome, total: dict, due=None) -> str:
     rows = []
     for row in cell_rows(outcome, total):
         name = html.escape(row["key"]) + (" (includes hidden checks)" if row["hidden"] else "") \
@@ -116,18 +130,22 @@ def feedback_page(outcome: Outcome, total: dict) -> str:
                     f'<td><pre>{html.escape(row["message"])}</pre></td></tr>')
     notes = ("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in outcome.notes) + "</ul>"
              if outcome.notes else "")
+    late = late_note(outcome, due, total["score"])
+    notes = (f"<p>{html.escape(late)}</p>\n" if late else "") + notes
     return PAGE.format(assignment=html.escape(outcome.assignment), student=html.escape(outcome.student_id),
                        score=total["score"], max_score=total["max_score"], notes=notes, rows="\n".join(rows))
 
 
 def write_feedback(outcomes: list[Outcome], course_dir: Path, url: str, out_dir: Path) -> list[Path]:
     """<out_dir>/<student_id>/<assignment>/feedback.html for each outcome (feedback_pages/, beside nbgrader's feedback/)."""
-    scores = _gradebook_scores(outcomes, course_dir, url)
+    from .term import read_due_dates  # term reads csv_safe from here
+
+    scores, dues = _gradebook_scores(outcomes, course_dir, url), read_due_dates(course_dir)
     written = []
     for outcome in outcomes:
         total = scores[(outcome.student_id, outcome.assignment)]
         path = out_dir / outcome.student_id / outcome.assignment / "feedback.html"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(feedback_page(outcome, total))
+        path.write_text(feedback_page(outcome, total, dues.get(outcome.assignment)))
         written.append(path)
     return written

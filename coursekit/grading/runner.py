@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -35,7 +36,7 @@ from tqdm import tqdm
 from .. import gradebook
 from . import kernel, sandbox, worker  # noqa: F401  kernel and worker are imported here once, for the forks
 from .manifest import Manifest, build_template, read_manifest
-from .submissions import MAX_NOTEBOOK_BYTES, Submission, inspect, rebuild
+from .submissions import MAX_NOTEBOOK_BYTES, Submission, inspect, rebuild, write_timestamp
 
 RESULT_FILE = "grading.json"  # kept next to the autograded notebooks, for resuming
 WORKER_EXTRA_MEMORY = 2 << 30  # the worker (nbgrader) may use this much beyond the kernel's limit
@@ -51,6 +52,7 @@ class Outcome:
     tests: dict[str, dict]
     notes: list[str] = field(default_factory=list)
     answers: str = ""  # answers_digest of what was graded
+    submitted: datetime | None = None  # when it was handed in (UTC), if known
     reused: bool = False
 
     @property
@@ -113,7 +115,8 @@ def _complete(result: dict, submission: Submission, manifest: Manifest) -> Outco
         entry.update(max_score=test.points, hidden=test.hidden)
         tests[test.key] = entry
     notes = [worker.plain_text(n) for n in submission.notes] + failures
-    return Outcome(submission.student_id, submission.assignment, tests, notes, answers_digest(submission))
+    return Outcome(submission.student_id, submission.assignment, tests, notes, answers_digest(submission),
+                   submission.submitted)
 
 
 # Workers are forked from this process, which has imported nbgrader already (about 3 s of CPU each
@@ -207,6 +210,8 @@ def _save(outcome: Outcome, fingerprint: str, course_dir: Path, work: Path | Non
         for name in notebooks:
             copy_regular_file(graded / f"{name}.ipynb", folder / f"{name}.ipynb", MAX_GRADED_BYTES)
     folder.mkdir(parents=True, exist_ok=True)
+    if outcome.submitted:  # nbgrader's generate_feedback and release_feedback expect it here
+        write_timestamp(folder, outcome.submitted)
     record = {"fingerprint": fingerprint, "tests": outcome.tests, "notes": outcome.notes, "answers": outcome.answers}
     partial = folder / (RESULT_FILE + ".partial")
     partial.write_text(json.dumps(record, indent=1))
@@ -225,7 +230,7 @@ def _reuse(submission: Submission, fingerprint: str, previous: dict) -> Outcome 
     if previous.get("fingerprint") != fingerprint:
         return None
     return Outcome(submission.student_id, submission.assignment, previous["tests"], previous["notes"],
-                   answers=previous.get("answers", ""), reused=True)
+                   answers=previous.get("answers", ""), submitted=submission.submitted, reused=True)
 
 
 def answers_digest(submission: Submission) -> str:
@@ -243,7 +248,7 @@ def _record(outcome: Outcome, previous: dict, url: str) -> None:
     if new_submission and MANUAL_CLEARED_NOTE not in outcome.notes:
         outcome.notes.append(MANUAL_CLEARED_NOTE)
     gradebook.record(outcome.assignment, outcome.student_id, {k: t["score"] for k, t in outcome.tests.items()},
-                     url, new_submission=new_submission)
+                     url, new_submission=new_submission, submitted=outcome.submitted)
 
 
 def _keep_submitted(submission: Submission, course_dir: Path) -> None:
@@ -254,6 +259,8 @@ def _keep_submitted(submission: Submission, course_dir: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, path in submission.files.items():
         copy_regular_file(path, folder / f"{name}.ipynb", MAX_NOTEBOOK_BYTES)
+    if submission.submitted:
+        write_timestamp(folder, submission.submitted)
 
 
 def grade(course_dir: Path, submissions: list[Submission], jobs: int = 1, limits: sandbox.Limits | None = None,

@@ -17,9 +17,11 @@ import os
 import stat
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import parse_utc
 
 from .manifest import Manifest, cell_hash
 
@@ -38,6 +40,28 @@ class Submission:
     notes: list[str] = field(default_factory=list)
     answers: dict[str, dict[str, str]] = field(default_factory=dict)  # notebook -> grade_id -> answer source
     added: dict[str, list[str]] = field(default_factory=dict)  # notebook -> sources of cells the student added
+    submitted: datetime | None = None  # when it was handed in (UTC): submission_time()
+
+
+TIMESTAMP_FILE = "timestamp.txt"  # nbgrader's: written by `nbgrader collect`, read by its late policy
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's Exchange.timestamp_format
+
+
+def submission_time(folder: Path, notebooks: list[Path]) -> datetime | None:
+    """nbgrader's timestamp.txt in the submission's folder if there is one, else the newest time of its
+    notebook files (for an LMS download: the time the LMS gave the file, kept when a zip is unpacked)."""
+    stamp = folder / TIMESTAMP_FILE
+    if stamp.is_file() and not stamp.is_symlink():
+        try:
+            return parse_utc(stamp.read_text()[:100].strip()).replace(tzinfo=timezone.utc)  # naive UTC from nbgrader
+        except (ValueError, OverflowError):
+            pass
+    times = [p.lstat().st_mtime for p in notebooks]
+    return datetime.fromtimestamp(max(times), timezone.utc) if times else None
+
+
+def write_timestamp(folder: Path, moment: datetime) -> None:
+    (folder / TIMESTAMP_FILE).write_text(moment.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT))
 
 
 def extract_zip(archive: Path, target: Path) -> Path:
@@ -51,6 +75,9 @@ def extract_zip(archive: Path, target: Path) -> Path:
             raise ValueError(f"{archive} would unpack to {size >> 20} MiB, more than {MAX_UNZIPPED_BYTES >> 20} MiB; "
                              "unpack it yourself and pass the folder")
         zipped.extractall(target)
+        for info in zipped.infolist():  # the LMS's file times (zip times carry no zone: read as UTC)
+            moment = datetime(*info.date_time, tzinfo=timezone.utc).timestamp()
+            os.utime(Path(target) / info.filename, (moment, moment), follow_symlinks=False)
     return target
 
 
@@ -60,10 +87,12 @@ def collect(folder: Path, assignments: list[str]) -> list[Submission]:
     Links are never followed: a notebook that is a link is noted and not graded."""
     found: dict[tuple[str, str], dict[str, Path]] = {}
     links: dict[tuple[str, str], list[str]] = {}
+    folder_of: dict[tuple[str, str], Path] = {}
     for path in sorted(Path(folder).rglob("*")):
         if path.is_dir() and not path.is_symlink() and path.name in assignments \
                 and len(path.relative_to(folder).parts) >= 2:
             key = (path.parent.name, path.name)
+            folder_of[key] = path
             for notebook in sorted(path.glob("*.ipynb")):
                 if stat.S_ISREG(notebook.lstat().st_mode):
                     found.setdefault(key, {})[notebook.stem] = notebook
@@ -74,7 +103,8 @@ def collect(folder: Path, assignments: list[str]) -> list[Submission]:
     if not found:
         raise ValueError(f"no submissions found in {folder}: expected <student_id>/<assignment>/<notebook>.ipynb "
                          f"with <assignment> one of {', '.join(assignments)}")
-    return [Submission(student, assignment, files, notes=list(links.get((student, assignment), [])))
+    return [Submission(student, assignment, files, notes=list(links.get((student, assignment), [])),
+                       submitted=submission_time(Path(folder_of[(student, assignment)]), list(files.values())))
             for (student, assignment), files in sorted(found.items())]
 
 
