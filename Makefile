@@ -35,7 +35,7 @@ bench: $(SETUP)
 	for script in benchmarks/*.py; do case $$script in */__init__.py) ;; *) $(PYTHON) $$script || exit 1;; esac; done
 
 grade: $(SETUP)
-	$(PYTHON) -m coursekit grade "$(SUBMISSIONS)" --jobs $(or $(JOBS),1)
+	$(PYTHON) -m coursekit grade "$(SUBMISSIONS)" --jobs $(or $(JOBS),1) $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 validate: $(SETUP)
 	$(PYTHON) -m coursekit validate "$(NOTEBOOK)"

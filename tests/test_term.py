@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from coursekit.grading import term
+from coursekit.grading import intake, term
 from coursekit.grading.submissions import collect, extract_zip
 
 DUE = datetime(2026, 10, 1, 23, 59, tzinfo=timezone.utc)
@@ -48,3 +48,51 @@ def test_handed_in_time_from_nbgraders_timestamp_else_the_lms_file_time(tmp_path
     ada, bob = collect(extract_zip(archive, tmp_path / "unpacked"), ["11_tokenization"])
     assert ada.submitted == datetime(2026, 10, 2, 8, 15, tzinfo=timezone.utc)
     assert bob.submitted == datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)
+
+
+ROSTER = {"ada": term.Student("ada", "Ada Lovelace", "ada@example.org", "101"),
+          "bob": term.Student("bob", "Bob Lee", "bob@example.org", "102")}
+
+
+def _write(root, names):
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+
+
+def test_canvas_download_maps_user_ids_takes_the_last_upload_and_lists_the_rest(tmp_path):
+    _write(tmp_path, ["lovelaceada_101_9001_tokenization.ipynb", "lovelaceada_LATE_101_9002_tokenization-1.ipynb",
+                      "leebob_102_9003_my_tokenization_copy.ipynb", "leebob_102_9004_notes.txt",
+                      "doejane_999_9005_tokenization.ipynb", "README.txt"])
+    submissions, skipped = intake.gather(tmp_path, ["11_tokenization", "12_embeddings"], ROSTER, "11_tokenization")
+    assert [(s.student_id, s.assignment, {k: v.name for k, v in s.files.items()}) for s in submissions] == [
+        ("ada", "11_tokenization", {"tokenization": "lovelaceada_LATE_101_9002_tokenization-1.ipynb"}),
+        ("bob", "11_tokenization", {"my_tokenization_copy": "leebob_102_9003_my_tokenization_copy.ipynb"})]
+    assert sorted(skipped) == [
+        "README.txt: not in a student's folder and not named as Canvas names its files",
+        "doejane_999_9005_tokenization.ipynb: Canvas user id 999 is not an lms_id of the roster",
+        "leebob_102_9004_notes.txt: not a notebook",
+        "lovelaceada_101_9001_tokenization.ipynb: an earlier upload of tokenization.ipynb by ada; "
+        "lovelaceada_LATE_101_9002_tokenization-1.ipynb is graded"]
+
+
+def test_moodle_and_plain_folders_map_to_roster_ids(tmp_path):
+    _write(tmp_path / "moodle", ["Ada Lovelace_5001_assignsubmission_file_/tokenization.ipynb",
+                                 "Bob Lee_101_assignsubmission_file_/tokenization.ipynb"])  # participant id 101 = ada
+    submissions, skipped = intake.gather(tmp_path / "moodle", ["11_tokenization"], ROSTER)
+    assert [s.student_id for s in submissions] == ["ada"] and len(skipped) == 1
+    assert "an earlier upload of tokenization.ipynb by ada" in skipped[0]
+    _write(tmp_path / "plain", ["ada/tokenization.ipynb", "bob@example.org/tokenization.ipynb", "eve/x.ipynb"])
+    submissions, skipped = intake.gather(tmp_path / "plain", ["11_tokenization"], ROSTER)
+    assert [s.student_id for s in submissions] == ["ada", "bob"]
+    assert skipped == ["eve/x.ipynb: the folder 'eve' is not a student_id, lms_id or email of the roster"]
+
+
+def test_nbgrader_layout_lists_misnamed_assignment_folders(tmp_path):
+    _write(tmp_path, ["ada/11_tokenization/tokenization.ipynb", "bob/11_Tokenization/tokenization.ipynb",
+                      "bob/hw11/tokenization.ipynb"])
+    submissions, skipped = intake.gather(tmp_path, ["11_tokenization"], ROSTER)
+    assert [s.student_id for s in submissions] == ["ada"]
+    assert skipped == [f"bob/{name}/tokenization.ipynb: its folder {name!r} is not an assignment (11_tokenization); "
+                       "rename the folder to the assignment's name" for name in ("11_Tokenization", "hw11")]

@@ -23,7 +23,9 @@ def known_assignments(course_dir: Path) -> list[str]:
 
 def cmd_grade(args) -> None:
     from . import reports, runner
-    from .submissions import collect, extract_zip
+    from .intake import gather
+    from .submissions import extract_zip
+    from .term import read_roster, roster_problems
 
     course_dir = Path(args.course_dir)
     url = args.db_url or os.environ.get(DB_URL_VARIABLE) or gradebook.db_url(course_dir)
@@ -40,7 +42,12 @@ def cmd_grade(args) -> None:
         try:
             if folder.suffix == ".zip":
                 folder = extract_zip(folder, Path(unpacked))
-            submissions = collect(folder, args.assignment or known_assignments(course_dir))
+            known = known_assignments(course_dir)
+            unknown = [a for a in args.assignment or [] if a not in known]
+            if unknown:
+                raise ValueError(f"no assignment {', '.join(unknown)} in {course_dir}/source/ ({', '.join(known)})")
+            submissions, skipped = gather(folder, args.assignment or known, read_roster(course_dir),
+                                          args.assignment[0] if args.assignment and len(args.assignment) == 1 else None)
             outcomes = runner.grade(course_dir, submissions, jobs=args.jobs, limits=limits, url=url,
                                     unsafe=args.unsafe_no_sandbox, force=args.force)
         except (ValueError, LookupError, sandbox.SandboxUnavailable) as error:
@@ -56,8 +63,10 @@ def cmd_grade(args) -> None:
           f"in {time.perf_counter() - start:.0f} s with {args.jobs} job(s)")
     print(f"grades: {grades}\nper test: {tests}\n"
           f"feedback: {course_dir / gradebook.FEEDBACK_PAGES}/<student_id>/<assignment>/feedback.html")
-    from .term import read_roster, roster_problems
-
+    if skipped:
+        print(f"not graded ({len(skipped)} file(s) of {args.submissions}):")
+        for line in skipped:
+            print(f"  {line}")
     for problem in roster_problems(read_roster(course_dir), {o.student_id for o in outcomes}):
         print(f"roster: {problem}")
     problems = [o for o in outcomes if o.notes]

@@ -47,11 +47,11 @@ TIMESTAMP_FILE = "timestamp.txt"  # nbgrader's: written by `nbgrader collect`, r
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's Exchange.timestamp_format
 
 
-def submission_time(folder: Path, notebooks: list[Path]) -> datetime | None:
+def submission_time(notebooks: list[Path], folder: Path | None = None) -> datetime | None:
     """nbgrader's timestamp.txt in the submission's folder if there is one, else the newest time of its
     notebook files (for an LMS download: the time the LMS gave the file, kept when a zip is unpacked)."""
-    stamp = folder / TIMESTAMP_FILE
-    if stamp.is_file() and not stamp.is_symlink():
+    stamp = folder / TIMESTAMP_FILE if folder else None
+    if stamp and stamp.is_file() and not stamp.is_symlink():
         try:
             return parse_utc(stamp.read_text()[:100].strip()).replace(tzinfo=timezone.utc)  # naive UTC from nbgrader
         except (ValueError, OverflowError):
@@ -104,7 +104,7 @@ def collect(folder: Path, assignments: list[str]) -> list[Submission]:
         raise ValueError(f"no submissions found in {folder}: expected <student_id>/<assignment>/<notebook>.ipynb "
                          f"with <assignment> one of {', '.join(assignments)}")
     return [Submission(student, assignment, files, notes=list(links.get((student, assignment), [])),
-                       submitted=submission_time(Path(folder_of[(student, assignment)]), list(files.values())))
+                       submitted=submission_time(list(files.values()), folder_of[(student, assignment)]))
             for (student, assignment), files in sorted(found.items())]
 
 
