@@ -77,6 +77,56 @@ def check(result: dict, what: str) -> None:
         raise RuntimeError(f"nbgrader {what} failed:\n{result.get('error') or ''}\n{result.get('log') or ''}")
 
 
+CELLS_CHANGED = ("Cannot add or remove cells", "Cannot modify existing assignment")  # nbgrader's refusals
+
+
+def generate(api: NbGraderAPI, assignment: str, url: str) -> None:
+    """nbgrader generate_assignment into the gradebook at url. nbgrader refuses to add or remove cells
+    of an assignment that has submissions (a test added after grading); then the assignment is
+    rebuilt keeping what graders gave: every submission's time, manual scores, extra credit and
+    comments are saved, the assignment is removed and generated anew, and the saved grades are put
+    back on the cells that still exist. The autograded
+    scores return with the next `make grade`, which regrades because the tests changed."""
+    result = api.generate_assignment(assignment, force=True, create=True)
+    text = f"{result.get('error') or ''}\n{result.get('log') or ''}"
+    if result.get("success") or not any(refusal in text for refusal in CELLS_CHANGED):
+        check(result, f"generate_assignment {assignment}")
+        return
+    saved = _manual_grades(url, assignment)
+    with Gradebook(url) as gb:
+        gb.remove_assignment(assignment)
+    check(api.generate_assignment(assignment, force=True, create=True), f"generate_assignment {assignment}")
+    with Gradebook(url) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        for student_id, (timestamp, grades, comments) in saved.items():
+            submission = gb.update_or_create_submission(assignment, student_id, timestamp=timestamp)
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    manual, extra = grades.get((notebook.name, grade.name), (None, None))
+                    grade.manual_score, grade.extra_credit = manual, extra
+                    grade.needs_manual_grade = manual is None  # a test's flag is set again when it is regraded
+                for comment in notebook.comments:
+                    comment.manual_comment = comments.get((notebook.name, comment.name))
+        gb.db.commit()
+
+
+def _manual_grades(url: str, assignment: str) -> dict:
+    """student_id -> (timestamp, {(notebook, cell): (manual_score, extra_credit)}, {(notebook, cell): comment})."""
+    saved = {}
+    with Gradebook(url) as gb:
+        for submission in gb.find_assignment(assignment).submissions:
+            grades, comments = {}, {}
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.manual_score is not None or grade.extra_credit is not None:
+                        grades[(notebook.name, grade.name)] = (grade.manual_score, grade.extra_credit)
+                for comment in notebook.comments:
+                    if comment.manual_comment:
+                        comments[(notebook.name, comment.name)] = comment.manual_comment
+            saved[submission.student.id] = (submission.timestamp, grades, comments)
+    return saved
+
+
 def scores(course_dir: Path, assignment: str, student_id: str, url: str | None = None) -> dict:
     """Total and per-cell scores of one graded submission. "tests": "notebook/grade_id" -> (score,
     max_score), score as nbgrader counts it (the manual score if a grader gave one, else the

@@ -210,8 +210,7 @@ def release(notebooks: list[SolutionNotebook], course_dir: Path = gradebook.COUR
     api = gradebook.api(course_dir)
     shutil.rmtree(Path(course_dir) / "release", ignore_errors=True)
     for assignment in assignments(notebooks):
-        gradebook.check(api.generate_assignment(assignment, force=True, create=True),
-                        f"generate_assignment {assignment}")
+        gradebook.generate(api, assignment, gradebook.db_url(course_dir))
     if verify_grading:
         verify(course_dir, assignments(notebooks))
     record_history(notebooks, course_dir)

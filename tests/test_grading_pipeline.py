@@ -82,6 +82,7 @@ def test_grade_command_takes_a_zip_and_writes_grades_tests_and_leak_free_feedbac
     with zipfile.ZipFile(archive, "w") as zipped:
         for student, nb in notebooks.items():
             zipped.writestr(f"download/{student}/{ASSIGNMENT}/{NOTEBOOK}.ipynb", nbformat.writes(nb))
+            zipped.writestr(f"download/{student}/{ASSIGNMENT}/submission_secret.txt", f"secret of {student}")
     parallel = _coursekit("grade", archive, "--jobs", 2, "--course-dir", built_course, "--cell-timeout", 60)
     assert "graded 3 submissions" in parallel.stdout, parallel.stdout
     grades = {row["student_id"]: row for row in _rows(built_course / "exports" / "grades.csv")}
@@ -111,6 +112,8 @@ def test_grade_command_takes_a_zip_and_writes_grades_tests_and_leak_free_feedbac
         text = {line.strip() for line in html.unescape(re.sub(r"<[^>]+>", "", page)).splitlines()}
         assert any("Check that" in line for line in text) and not _hidden_test_lines() & text, student
         assert (built_course / "feedback_pages" / student / ASSIGNMENT / "feedback.html").exists()
+    released_feedback = built_course / "exchange" / "tinytorch_lite" / "feedback"
+    assert len(list(released_feedback.glob("*.html"))) == len(notebooks)
 
     serial = _coursekit("grade", archive, "--jobs", 1, "--force", "--course-dir", built_course,
                         "--cell-timeout", 60)

@@ -1,8 +1,8 @@
 """Cells graded by hand, end to end on a small assignment of its own: nbgrader's manual answer cells
 (Markdown and code) and task cells pass the source checks and the release's self-test, the reports
 say per student and cell what still needs grading, a grader's score, comment and extra credit reach
-grades.csv, tests.csv and the feedback consistently, a regrade keeps them and a new submission
-clears them. Grades are given through the formgrader's REST API, as a grader's browser does."""
+grades.csv, tests.csv and the feedback consistently, a regrade keeps them (also after a test is
+added to the released assignment, which nbgrader alone refuses) and a new submission clears them. Grades are given through the formgrader's REST API, as a grader's browser does."""
 from __future__ import annotations
 
 import csv
@@ -45,6 +45,11 @@ SOURCE = textwrap.dedent('''\
 
     # %% [markdown] nbgrader={"grade": false, "grade_id": "task_compare", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": true}
     # Compare `double` with `numpy.multiply` in two sentences, in a new cell below.
+    ''')
+ADDED_TEST = textwrap.dedent('''
+    # %% nbgrader={"grade": true, "grade_id": "test_double_negative", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+    """Check that double keeps the sign."""
+    assert double(-3) == -6, f"double(-3) should be -6, got {double(-3)}"
     ''')
 AUTO, BY_HAND = ["manual/test_double"], ["manual/explain_double", "manual/table_double", "manual/task_compare"]
 
@@ -140,10 +145,17 @@ def test_manual_cells_from_release_to_feedback(tmp_path):
     outcome, row, _, _ = grade(force=True)  # a regrade (a fixed test, say) keeps what the grader gave
     assert not outcome.reused and row["score"] == "6" and runner.MANUAL_CLEARED_NOTE not in row["notes"]
 
+    solution.write_text(SOURCE + ADDED_TEST)  # a test added after grading: nbgrader alone refuses that
+    release.release([SolutionNotebook(solution)], course_dir=course, out_dir=tmp_path / "student")
+    outcome, row, tests, page = grade()
+    assert not outcome.reused and (row["score"], row["max_score"], row["needs_manual_grading"]) == ("7", "9", "")
+    assert (tests["manual/test_double_negative"]["passed"], tests["manual/explain_double"]["score"]) == ("yes", "2")
+    assert "Say why it is linear." in page and "extra credit 1" in tests[AUTO[0]]["message"]
+
     answered.cells[1].source = answered.cells[1].source.replace("return 2 * x", "return x + x")
     nbformat.write(answered, handed_in)
     outcome, row, tests, page = grade()  # a new submission: the earlier one's manual grades go
-    assert (row["score"], row["needs_manual_grading"].split()) == ("2", BY_HAND)
+    assert (row["score"], row["needs_manual_grading"].split()) == ("3", BY_HAND)
     assert runner.MANUAL_CLEARED_NOTE in row["notes"] and "Say why" not in page
 
 

@@ -18,7 +18,7 @@ import re
 import stat
 from pathlib import Path
 
-from .submissions import Submission, collect, submission_time
+from .submissions import SECRET_FILE, TIMESTAMP_FILE, Submission, collect, submission_time
 from .term import Student
 
 CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?P<late>_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)$")
@@ -46,7 +46,8 @@ def gather(folder: Path, assignments: list[str], roster: dict[str, Student],
         graded_folders = {p.resolve().parent for p in used}
         skipped = []
         for path in _files(folder):
-            if path.resolve() in used or path.name == "timestamp.txt" and path.parent.resolve() in graded_folders:
+            if path.resolve() in used or path.name in (TIMESTAMP_FILE, SECRET_FILE) \
+                    and path.parent.resolve() in graded_folders:
                 continue
             parts = path.relative_to(folder).parts
             if path.suffix != ".ipynb":

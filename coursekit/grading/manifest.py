@@ -131,8 +131,7 @@ def _generate(course_dir: Path, assignment: str, url: str) -> None:
         shutil.copytree(Path(course_dir) / "source" / assignment, Path(scratch) / "source" / assignment)
         gradebook._put_environment_on_path()
         api = NbGraderAPI(config=gradebook.nbgrader_config(Path(scratch), url))
-        gradebook.check(api.generate_assignment(assignment, force=True, create=True),
-                        f"generate_assignment {assignment}")
+        gradebook.generate(api, assignment, url)
 
 
 def build_template(course_dir: Path, assignment: str, target: Path, real_url: str) -> None:

@@ -36,11 +36,12 @@ from tqdm import tqdm
 from .. import gradebook
 from . import kernel, sandbox, worker  # noqa: F401  kernel and worker are imported here once, for the forks
 from .manifest import Manifest, build_template, read_manifest
-from .submissions import MAX_NOTEBOOK_BYTES, Submission, inspect, rebuild, write_timestamp
+from .submissions import MAX_NOTEBOOK_BYTES, SECRET_FILE, Submission, inspect, rebuild, write_timestamp
 
 RESULT_FILE = "grading.json"  # kept next to the autograded notebooks, for resuming
 WORKER_EXTRA_MEMORY = 2 << 30  # the worker (nbgrader) may use this much beyond the kernel's limit
 MAX_GRADED_BYTES = 256 << 20  # one graded notebook with its outputs (each cell's are capped by Limits)
+SECRET_BYTES = 4096
 
 
 @dataclass
@@ -212,6 +213,9 @@ def _save(outcome: Outcome, fingerprint: str, course_dir: Path, work: Path | Non
     folder.mkdir(parents=True, exist_ok=True)
     if outcome.submitted:  # nbgrader's generate_feedback and release_feedback expect it here
         write_timestamp(folder, outcome.submitted)
+    secret = Path(course_dir) / "submitted" / outcome.student_id / outcome.assignment / SECRET_FILE
+    if not (folder / SECRET_FILE).exists():  # from nbgrader's exchange; release_feedback files feedback by it
+        copy_regular_file(secret, folder / SECRET_FILE, SECRET_BYTES)
     record = {"fingerprint": fingerprint, "tests": outcome.tests, "notes": outcome.notes, "answers": outcome.answers}
     partial = folder / (RESULT_FILE + ".partial")
     partial.write_text(json.dumps(record, indent=1))
@@ -261,6 +265,9 @@ def _keep_submitted(submission: Submission, course_dir: Path) -> None:
         copy_regular_file(path, folder / f"{name}.ipynb", MAX_NOTEBOOK_BYTES)
     if submission.submitted:
         write_timestamp(folder, submission.submitted)
+    for secret in {path.parent / SECRET_FILE for path in submission.files.values()}:
+        if copy_regular_file(secret, folder / SECRET_FILE, SECRET_BYTES):
+            break
 
 
 def grade(course_dir: Path, submissions: list[Submission], jobs: int = 1, limits: sandbox.Limits | None = None,

@@ -45,6 +45,7 @@ class Submission:
 
 TIMESTAMP_FILE = "timestamp.txt"  # nbgrader's: written by `nbgrader collect`, read by its late policy
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's Exchange.timestamp_format
+SECRET_FILE = "submission_secret.txt"  # what `nbgrader submit` adds; release_feedback files feedback by it
 
 
 def submission_time(notebooks: list[Path], folder: Path | None = None) -> datetime | None:
