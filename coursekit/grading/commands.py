@@ -51,7 +51,7 @@ def cmd_grade(args) -> None:
             outcomes = runner.grade(course_dir, submissions, jobs=args.jobs, limits=limits, url=url,
                                     unsafe=args.unsafe_no_sandbox, force=args.force)
         except (ValueError, LookupError, sandbox.SandboxUnavailable) as error:
-            sys.exit(f"error: {error}")
+            sys.exit(f"error: {str(error).replace(unpacked, args.submissions)}")  # the zip, not its temporary copy
         except KeyboardInterrupt:
             print("\ninterrupted: finished submissions are kept; run the same command again to grade the rest",
                   file=sys.stderr)
