@@ -353,7 +353,7 @@ def test_hostile_submissions_are_contained_and_explained(built_course, tmp_path)
     assert (stat.S_IMODE(after.st_mode), after.st_uid, after.st_gid) == (
         stat.S_IMODE(secret_before.st_mode), secret_before.st_uid, secret_before.st_gid)
     kept = built_course / "autograded" / "hostile_links" / ASSIGNMENT
-    assert sorted(p.name for p in kept.iterdir()) == ["grading.json", f"{NOTEBOOK}.ipynb"]
+    assert sorted(p.name for p in kept.iterdir()) == ["grading.json", "timestamp.txt", f"{NOTEBOOK}.ipynb"]  # all ours
     assert all(stat.S_ISREG(p.lstat().st_mode) for p in kept.iterdir())
     assert not any(SECRET in p.read_text(errors="replace") for p in (built_course / "autograded").rglob("*")
                    if p.is_file())
