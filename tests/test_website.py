@@ -14,7 +14,8 @@ from website_fixtures import (OUTSIDE_URL, SCHEME_URL, VENDORED, built_files, pa
                               readable_text, site, student_notebook_lines, toc_pages, without_comments)  # noqa: F401
 
 CHAPTERS = ["book/02_tensor.html", "book/11_tokenization.html", "book/12_embedding_lookup.html",
-            "book/12_positional_encoding.html", "book/12_embedding_systems.html"]
+            "book/12_positional_encoding.html", "book/12_embedding_systems.html",
+            "book/12_embeddings_at_scale.html"]
 TEXT_SUFFIXES = (".html", ".js", ".txt", ".ipynb", ".md", ".py", ".json", ".css")
 # Attributes through which a browser fetches something by itself. Links (<a href>) and text are harmless.
 FETCHING = {"src", "srcset", "poster", "data", "background", "formaction", "action"}
