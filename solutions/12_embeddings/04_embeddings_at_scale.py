@@ -1230,6 +1230,7 @@ import numpy as np
 from tinytorch_lite.core.embeddings import EmbeddingLayer, RotaryEmbedding, alibi_bias
 from tinytorch_lite.core.long_context import (
     llama31_inv_freq, ntk_aware_inv_freq, position_interpolation, rotary_inv_freq, yarn_inv_freq, yarn_logit_scale)
+from tinytorch_lite.core.module import Module
 from tinytorch_lite.core.tensor import Tensor, cross_entropy
 
 SCHEMES = ("none", "learned", "sinusoidal", "rotary", "alibi")
@@ -1295,7 +1296,7 @@ def extended_inv_freq(extension, config):
             "Llama 3.1": lambda: llama31_inv_freq(theta, factor, original_length=length)}[extension]()
 
 
-class LongContextModel:
+class LongContextModel(Module):
     """Token ids (B, T) -> logits (B, T, vocab_size): one strictly causal multi-head attention layer."""
 
     def __init__(self, scheme, seed, config):
@@ -1315,9 +1316,6 @@ class LongContextModel:
         self.b_query = Tensor(np.zeros(width, dtype=np.float32), requires_grad=True)
         self.b_key = Tensor(np.zeros(width, dtype=np.float32), requires_grad=True)
 
-    def parameters(self):
-        return self.embed.parameters() + [self.w_query, self.w_key, self.w_value, self.w_out, self.b_query, self.b_key]
-
     def use_frequencies(self, inv_freq, logit_scale=1.0):
         """Rotary only: rotate with other frequencies (a context-extension method) and scale the logits."""
         self.rotary.inv_freq, self.logit_scale = inv_freq, logit_scale
@@ -1326,7 +1324,7 @@ class LongContextModel:
         batch, seq_len, _ = x.shape
         return x.reshape(batch, seq_len, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)  # (B, H, T, d)
 
-    def __call__(self, token_ids):
+    def forward(self, token_ids):
         batch, seq_len = token_ids.shape
         x = self.embed(token_ids)                                                           # (B, T, D)
         q = self._heads(x @ self.w_query + self.b_query)
