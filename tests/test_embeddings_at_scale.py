@@ -283,7 +283,7 @@ def test_conclusions_follow_the_numbers():
                   "rotary + NTK-aware": ([1, 1], [0.22, 0.22]), "alibi": ([0.4, 0.4], [0.1, 0.1])}})
     text = " ".join(conclusions(results))
     assert "Task 'previous': the best scheme beyond the training length is alibi (0.95)" in text
-    assert "alibi learned it (0.95) and kept it" in text
+    assert "alibi: learned it (0.95) and kept it" in text
     assert "raised by NTK-aware 0.90; lowered by PI 0.20" in text
     assert "Task 'first': rotary alone scores 0.20 beyond the training length; raised by PI 0.80." in text
     assert "best worst case is rotary + PI: at least 0.20" in text or "best worst case is rotary + NTK-aware: at least 0.22" in text

@@ -257,7 +257,7 @@ def conclusions(results):
         schemes = [row for row in mean if "+" not in row]
         best = max(schemes, key=lambda row: mean[row][1])
         sentences.append(f"Task '{task}': the best scheme beyond the training length is {best} ({mean[best][1]:.2f}); "
-                         + "; ".join(f"{row} {_kept(*mean[row])}" for row in schemes) + ".")
+                         + "; ".join(f"{row}: {_kept(*mean[row])}" for row in schemes) + ".")
         if "rotary" in mean:
             plain = mean["rotary"][1]
             changes = [(row.split(" + ")[1], mean[row][1]) for row in mean if row.startswith("rotary + ")]
