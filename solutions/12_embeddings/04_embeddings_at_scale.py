@@ -57,7 +57,7 @@ from tinytorch_lite.core.embeddings import _check_size
 #
 # ### The rotation matrix
 #
-# Su et al. (2021, RoFormer, equations 13 to 15) rotate a query or key $x \in \mathbb{R}^d$ at
+# Su et al. (2021, RoFormer, section 3.2) rotate a query or key $x \in \mathbb{R}^d$ at
 # position $m$ by a block-diagonal matrix, one $2 \times 2$ rotation per pair of coordinates:
 #
 # $$R_m = \begin{pmatrix}
@@ -74,7 +74,7 @@ from tinytorch_lite.core.embeddings import _check_size
 #
 # ### The element-wise form
 #
-# Nobody multiplies by a $d \times d$ matrix that is almost all zeros. RoFormer's equation 34 writes
+# Nobody multiplies by a $d \times d$ matrix that is almost all zeros. RoFormer's section 3.4.2 writes
 # the same product element-wise:
 #
 # $$R_m x = x \odot \cos(m\Theta) + \operatorname{rotate}(x) \odot \sin(m\Theta),$$
@@ -101,7 +101,7 @@ def rotary_inv_freq(head_dim, base=10000.0):
 
 
 def rotary_matrix(position, inv_freq):
-    """R_m of RoFormer (Su et al. 2021, eq. 15): the (d, d) block-diagonal rotation of the adjacent pairs."""
+    """R_m of RoFormer (Su et al. 2021, sec. 3.2): the (d, d) block-diagonal rotation of the adjacent pairs."""
     matrix = np.zeros((2 * len(inv_freq), 2 * len(inv_freq)))
     for i, theta in enumerate(inv_freq):
         cos, sin = math.cos(position * theta), math.sin(position * theta)
@@ -114,7 +114,7 @@ PAIRINGS = ("adjacent", "half")
 
 
 def rotate_pairs(x, pairing="adjacent"):
-    """rotate(x) of RoFormer eq. 34: every pair (x1, x2) becomes (-x2, x1).
+    """rotate(x) of RoFormer sec. 3.4.2: every pair (x1, x2) becomes (-x2, x1).
 
     adjacent pairs (x[2i], x[2i+1]): (x0, x1, x2, x3, ...) -> (-x1, x0, -x3, x2, ...)
     half pairs (x[i], x[i + d/2]):   (first half, second half) -> (-second half, first half)
@@ -337,7 +337,7 @@ print("pairs left unchanged (of 64):", kept)
 # $j \le i$ only, and head $h$ subtracts $m_h (i - j)$:
 #
 # $$\operatorname{softmax}\left(q_i K^\top / \sqrt{d} + m_h \cdot [-(i-1), \dots, -2, -1, 0]\right)
-#   \quad\text{(their eq. 1, for the keys } 1 \dots i).$$
+#   \quad\text{(their section 3, for the keys } 1 \dots i).$$
 #
 # The entries $j > i$ are masked ($-\infty$), so the bias is a lower-triangular matrix per head.
 # The slopes are geometric: for $n$ heads a power of two, $m_h = 2^{-8h/n}$, $h = 1 \dots n$. For
@@ -346,8 +346,8 @@ print("pairs left unchanged (of 64):", kept)
 # $n - p$ of the odd-numbered slopes of $2p$ heads, $2^{-8(2k-1)/(2p)}$. Part 2 built that
 # recursively; here you write it in closed form, and the causal bias.
 #
-# Who uses it: BLOOM (BigScience Workshop 2022, arXiv:2211.05100, sec. 3.2.4), whose 176B model has
-# 112 heads, not a power of two (their Table 3), and MPT-7B (MosaicML 2023, "Introducing MPT-7B";
+# Who uses it: BLOOM (BigScience Workshop 2022, arXiv:2211.05100, sec. 3.2), whose 176B model has
+# 112 heads, not a power of two (`n_head: 112` in the Hugging Face configuration of bigscience/bloom), and MPT-7B (MosaicML 2023, "Introducing MPT-7B";
 # `alibi: true` and `n_heads: 32` in the model's configuration).
 
 # %% nbgrader={"grade": false, "grade_id": "alibi_causal", "locked": false, "schema_version": 3, "solution": true}
@@ -538,9 +538,10 @@ print(f"tying saves {gemma.vocab_size * gemma.hidden_size / 1e6:,.0f} M paramete
 #
 # Matrix units work on tiles: NVIDIA's guide for its Tensor Cores ("Matrix Multiplication Background
 # User's Guide", Deep Learning Performance documentation) asks for dimensions that are multiples of
-# 8 in fp16 and recommends multiples of 64 or 128 for the best tile use. A vocabulary of 50,257 is
-# neither, so training code pads it with rows no token uses: nanoGPT to 50,304, "the nearest
-# multiple of 64" (`GPTConfig.vocab_size` in karpathy/nanoGPT `model.py`); Megatron-LM to a multiple
+# 8 in fp16, and shows that a dimension that does not fill the last tile wastes the rest of it
+# ("tile quantization"). A vocabulary of 50,257 is not even a multiple of 8, so training code pads
+# it with rows no token uses: nanoGPT to 50,304, "padded up to nearest multiple of 64 for efficiency"
+# (`GPTConfig.vocab_size` in karpathy/nanoGPT `model.py`); Megatron-LM to a multiple
 # of `--make-vocab-size-divisible-by` (default 128) times the tensor-parallel size; MPT-7B ships
 # `vocab_size: 50432` in its configuration, a multiple of 128.
 #
@@ -891,8 +892,7 @@ assert np.array_equal(big[10:20], untouched), "the lookup must not change the sh
 # The same split at the output: device $s$ holds the head rows of its part of the vocabulary and
 # computes only its logits $z^{(s)}$, shape $(N, V/n)$. Gathering all $N \times V$ logits on one
 # device would move the largest tensor of the model. Megatron instead fuses the loss with the
-# product (Shoeybi et al. 2019, sec. 3: "fuse the output embedding GEMM with the cross entropy
-# loss"), using the log-sum-exp form
+# product with the loss (Shoeybi et al. 2019, sec. 3), using the log-sum-exp form
 #
 # $$\ell = \log \sum_v e^{z_v - M} + M - z_{\text{target}}, \qquad M = \max_v z_v,$$
 #
@@ -998,9 +998,9 @@ for r, b in zip(replicated, busiest):
 # therefore reads and writes all $V \times D$ weights and both moment tables every step, whatever
 # the batch touched, and keeps $2 V D$ numbers of state. Two answers:
 #
-# - **SparseAdam** (`torch.optim.SparseAdam`: "only the moments that show up in the gradient get
-#   updated, and only those portions of the gradient get applied to the parameters", PyTorch
-#   documentation): lazy Adam; untouched rows keep their moments frozen.
+# - **SparseAdam** (`torch.optim.SparseAdam`; in the PyTorch documentation's words, only the moments that
+#   show up in the gradient get updated, and only those portions of the gradient get applied to
+#   the parameters): lazy Adam; untouched rows keep their moments frozen.
 # - **Row-wise Adagrad** (the `EXACT_ROWWISE_ADAGRAD` optimizer of FBGEMM_GPU's table-batched
 #   embeddings, used by TorchRec for recommender tables): one accumulator per **row**, the mean of
 #   the squared gradient over the row, so the state is $V$ numbers instead of $V D$:

@@ -33,7 +33,7 @@ def rotary_inv_freq(head_dim, base=10000.0):
 
 
 def rotary_matrix(position, inv_freq):
-    """R_m of RoFormer (Su et al. 2021, eq. 15): the (d, d) block-diagonal rotation of the adjacent pairs."""
+    """R_m of RoFormer (Su et al. 2021, sec. 3.2): the (d, d) block-diagonal rotation of the adjacent pairs."""
     matrix = np.zeros((2 * len(inv_freq), 2 * len(inv_freq)))
     for i, theta in enumerate(inv_freq):
         cos, sin = math.cos(position * theta), math.sin(position * theta)
@@ -45,7 +45,7 @@ PAIRINGS = ("adjacent", "half")
 
 
 def rotate_pairs(x, pairing="adjacent"):
-    """rotate(x) of RoFormer eq. 34: every pair (x1, x2) becomes (-x2, x1).
+    """rotate(x) of RoFormer sec. 3.4.2: every pair (x1, x2) becomes (-x2, x1).
 
     adjacent pairs (x[2i], x[2i+1]): (x0, x1, x2, x3, ...) -> (-x1, x0, -x3, x2, ...)
     half pairs (x[i], x[i + d/2]):   (first half, second half) -> (-second half, first half)
