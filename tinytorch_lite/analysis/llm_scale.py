@@ -6,7 +6,6 @@ __all__ = [
     'measure_small_lookups',
 ]
 
-
 import numpy as np
 
 from tinytorch_lite.analysis.reference import CPU_REFERENCE, H200_COPY_GBPS, H200_EMBEDDING
@@ -14,6 +13,7 @@ from tinytorch_lite.analysis.timing import best_seconds
 from tinytorch_lite.core.embedding_systems import DTYPE_BYTES, lookup_bytes
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 40
 def gpu_gather_table(cases=H200_EMBEDDING, copy_gbps=H200_COPY_GBPS):
     """One row per cited H200 case: bytes moved, measured ms, the ms a full-bandwidth copy of those bytes
     would take, the fixed time (measured - ideal) and the fraction of the copy bandwidth reached."""

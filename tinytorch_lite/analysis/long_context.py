@@ -17,7 +17,6 @@ __all__ = [
     'conclusions',
 ]
 
-
 import math
 import time
 from dataclasses import dataclass, replace
@@ -26,10 +25,18 @@ import numpy as np
 
 from tinytorch_lite.core.embeddings import EmbeddingLayer, RotaryEmbedding, alibi_bias
 from tinytorch_lite.core.long_context import (
-    llama31_inv_freq, ntk_aware_inv_freq, position_interpolation, rotary_inv_freq, yarn_inv_freq, yarn_logit_scale)
+    llama31_inv_freq,
+    ntk_aware_inv_freq,
+    position_interpolation,
+    rotary_inv_freq,
+    yarn_inv_freq,
+    yarn_logit_scale,
+)
 from tinytorch_lite.core.module import Module
 from tinytorch_lite.core.tensor import Tensor, cross_entropy
 
+
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 75
 SCHEMES = ("none", "learned", "sinusoidal", "rotary", "alibi")
 TASKS = ("previous", "first")
 EXTENSIONS = ("PI", "NTK-aware", "YaRN", "Llama 3.1")
@@ -211,6 +218,7 @@ def run_long_context_lab(config=None):
     return LongContextResults(config, accuracy_table, by_position, time.perf_counter() - start)
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 77
 def format_table(results):
     """Plain-text table: one row per task and scheme (or rotary + extension): seen, unseen and its seed range."""
     seeds = len(results.config.seeds)

@@ -16,7 +16,6 @@ __all__ = [
     'causal_alibi_bias',
 ]
 
-
 import math
 
 import numpy as np
@@ -24,6 +23,7 @@ import numpy as np
 from tinytorch_lite.core.embeddings import _check_size
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 5
 def rotary_inv_freq(head_dim, base=10000.0):
     """theta_i = base**(-2i/head_dim) for i = 0 .. head_dim/2 - 1: the angle pair i turns per position."""
     head_dim = _check_size("head_dim", head_dim)
@@ -41,6 +41,7 @@ def rotary_matrix(position, inv_freq):
     return matrix
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 6
 PAIRINGS = ("adjacent", "half")
 
 
@@ -72,12 +73,14 @@ def apply_rotary(x, positions, inv_freq, pairing="adjacent"):
     return rotated.astype(np.asarray(x).dtype, copy=False)
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 11
 def rotary_decay(distances, inv_freq):
     """RoFormer's long-range decay (Su et al. 2021, sec. 3.4.3): (1/(d/2)) sum_j |sum_{i<j} exp(1j * dist * theta_i)|."""
     phases = np.exp(1j * np.asarray(distances, dtype=np.float64)[:, None] * inv_freq)  # (N, d/2)
     return np.abs(np.cumsum(phases, axis=1)).mean(axis=1)
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 14
 def _blend(inv_freq, factor, keep):
     """keep * theta + (1 - keep) * theta / factor: keep = 1 leaves a pair alone, keep = 0 interpolates it."""
     return keep * inv_freq + (1 - keep) * inv_freq / factor
@@ -114,6 +117,7 @@ def yarn_logit_scale(factor):
     return (0.1 * math.log(factor) + 1.0) ** 2 if factor > 1 else 1.0
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 19
 def alibi_slopes(num_heads):
     """ALiBi slopes for any number of heads (Press et al. 2022): with p = 2**floor(log2 n), the p slopes
     2**(-8h/p), h = 1..p, then the first n - p odd ones of 2p heads, 2**(-8(2k-1)/(2p)), k = 1..n-p."""

@@ -7,7 +7,6 @@ __all__ = [
     'mixed_precision_bytes',
 ]
 
-
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +14,7 @@ import numpy as np
 from tinytorch_lite.core.embedding_systems import DTYPE_BYTES, format_bytes
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 24
 @dataclass(frozen=True)
 class HeadCost:
     """What the LM head of a model costs for one batch of num_tokens tokens (forward pass)."""
@@ -40,6 +40,7 @@ def lm_head_cost(num_tokens, embedding_dim, vocab_size, dtype="bfloat16"):
     return HeadCost(num_tokens, embedding_dim, vocab_size, dtype, logits_bytes, flops)
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 31
 def padded_vocab_size(vocab_size, multiple=64):
     """The smallest multiple of `multiple` that is >= vocab_size (the extra rows belong to no token)."""
     if vocab_size < 1 or multiple < 1:
@@ -47,6 +48,7 @@ def padded_vocab_size(vocab_size, multiple=64):
     return -(-vocab_size // multiple) * multiple
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 36
 def mixed_precision_bytes(num_params):
     """Adam mixed-precision training memory (Rajbhandari et al. 2020, sec. 3.1), in bytes:
     {"bf16 weights": 2P, "bf16 gradients": 2P, "fp32 master weights": 4P, "fp32 Adam moments": 8P}."""

@@ -18,10 +18,10 @@ __all__ = [
     'shared_bucket_fraction',
 ]
 
-
 import numpy as np
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 45
 def sorted_scatter_add(token_ids, grad_rows, vocab_size):
     """Deterministic embedding backward: (vocab_size, D) with row v = sum of grad_rows[k] over k with
     token_ids[k] == v, summed in order of appearance after a stable sort by id; rows of absent ids are 0."""
@@ -49,6 +49,7 @@ def atomic_order_scatter_add(token_ids, grad_rows, vocab_size, rng=None):
     return out
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 50
 def vocab_shard_ranges(vocab_size, num_shards):
     """[(start, end)] of contiguous blocks of ceil(vocab_size / num_shards) rows, one per shard."""
     rows = -(-vocab_size // num_shards)
@@ -82,6 +83,7 @@ def vocab_parallel_lookup(token_ids, shards):
     return all_reduce([masked_shard_lookup(token_ids, shard, start) for shard, start in zip(shards, starts)])
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 53
 def _owned_logit(shard, local_targets):
     """shard[k, local_targets[k]] where that column is in the shard, else 0: (N,)."""
     owned = (local_targets >= 0) & (local_targets < shard.shape[1])
@@ -100,6 +102,7 @@ def vocab_parallel_cross_entropy(logit_shards, targets):
     return np.log(sum_exp) + global_max - target_logit
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 58
 def shard_load(token_ids, vocab_size, num_shards, replicated_rows=0):
     """Fraction of the lookups each device serves when rows [0, replicated_rows) (the hottest, for Zipf ids)
     are copied to every device and split evenly, and the other rows live in contiguous blocks."""
@@ -110,6 +113,7 @@ def shard_load(token_ids, vocab_size, num_shards, replicated_rows=0):
     return load / ids.size
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 63
 def row_wise_adagrad_step(weight, state, rows, grad_rows, lr=0.01, eps=1e-10):
     """In place: state[r] += mean(grad_rows[k]**2) and weight[r] -= lr * grad_rows[k] / (sqrt(state[r]) + eps)
     for each unique row r = rows[k]; weight (V, D), state (V,), grad_rows (len(rows), D)."""
@@ -132,6 +136,7 @@ def optimizer_step_bytes(vocab_size, embedding_dim, touched_rows, optimizer, ite
     return rows * (2 * embedding_dim * itemsize + 2 * state_per_row + embedding_dim * itemsize)
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 68
 def pages_touched(token_ids, embedding_dim, itemsize=4, page_bytes=4096):
     """Number of distinct pages a lookup of token_ids reads from a (V, embedding_dim) table whose data
     starts at a page boundary: row r spans bytes [r * D * itemsize, (r + 1) * D * itemsize)."""
@@ -144,6 +149,7 @@ def pages_touched(token_ids, embedding_dim, itemsize=4, page_bytes=4096):
     return int(np.unique(pages[span <= (last - first)[:, None]]).size)
 
 
+# %% solutions/12_embeddings/04_embeddings_at_scale.py, cell 72
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: Knuth's multiplicative hashing
 
 
