@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 
+from . import fair_tests
 from .export import HIDDEN_MARKERS, SOLUTION_MARKERS
 from .sources import CourseError, SolutionNotebook, cell_label
 
@@ -98,6 +99,7 @@ def cell_problems(cell) -> list[str]:
             opens_with_docstring = True
         if not opens_with_docstring:
             problems.append('must open with a one-line """Check that ...""" docstring')
+        problems += fair_tests.problems(source)
     if has_hidden:
         if not grade or solution or markdown:
             problems.append("has hidden tests but is not a graded test cell")

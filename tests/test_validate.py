@@ -52,3 +52,26 @@ def test_notebook_without_graded_cells(tmp_path):
     write(tmp_path, "01_a/things.py", "# %%\n#| default_exp core.x\nx = 1\n")
     with pytest.raises(CourseError, match="has no graded test cell"):
         validate(solution_notebooks(tmp_path / "solutions"))
+
+
+@pytest.mark.parametrize("body, expected", [
+    ('assert np.array_equal(f(), g())\n', "compares bit for bit (array_equal)"),
+    ('assert f() == 0.5\n', "compares bit for bit (==)"),
+    ('try:\n    f()\nexcept TypeError as error:\n    assert "integer" in str(error)\n', "wording 'integer'"),
+    ('try:\n    f()\nexcept ValueError as error:\n    message = str(error)\n    assert "(1, 1)" in message\n',
+     "wording '(1, 1)'"),
+])
+def test_unfair_graded_tests_are_refused(tmp_path, body, expected):
+    message = problems(tmp_path, TEST % "unfair" + '"""Check that f is fair."""\n' + body)
+    assert expected in message
+
+
+@pytest.mark.parametrize("body", [
+    'assert np.array_equal(f(), g())  # exact: a lookup copies rows\n',
+    'assert np.array_equal(f(), [3, 0, 2])\n',
+    'assert np.allclose(f(), 0.5)\n',
+    'try:\n    f(size=3)\nexcept ValueError as error:\n    assert "3" in str(error) and "size" in str(error)\n',
+])
+def test_fair_graded_tests_pass(tmp_path, body):
+    write(tmp_path, "01_a/things.py", first_part() + "\n" + TEST % "fair" + '"""Check that f is fair."""\n' + body)
+    validate(solution_notebooks(tmp_path / "solutions"))

@@ -107,7 +107,7 @@ got = unbroadcast(g, (2, 1))
 assert got.shape == (2, 1), f"unbroadcast to (2, 1) should give shape (2, 1), got {got.shape}; hint: keepdims=True"
 assert np.allclose(got, [[3.0], [12.0]]), f"expected the row sums [[3], [12]], got {got}"
 got = unbroadcast(g, (2, 3))
-assert np.array_equal(got, g), "when the shapes already match, unbroadcast should return grad unchanged"
+assert np.array_equal(got, g), "when the shapes already match, unbroadcast should return grad unchanged"  # exact: nothing to sum
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(0)
 g = rng.normal(size=(4, 2, 3))
@@ -889,8 +889,8 @@ assert check_token_ids([], vocab_size=4).shape == (0,), "an empty list of ids is
 for bad in (["a", "b"], Tensor([0.0, 1.0]), np.array([1.0], dtype=np.float16)):
     try:
         check_token_ids(bad, vocab_size=4)
-    except TypeError as error:
-        assert "integer" in str(error), f"the TypeError should say ids must be integers, got: {error}"
+    except TypeError:
+        pass
     else:
         raise AssertionError(f"ids {bad!r} should raise TypeError")
 ### END HIDDEN TESTS
@@ -908,10 +908,16 @@ for ids, value in (([0, 1, 4], 4), ([2, -1, 0], -1)):
         raise AssertionError(f"ids {ids} with vocab_size=4 should raise TokenIdError; "
                              "hint: numpy wraps negative ids silently, so check the minimum too")
 ### BEGIN HIDDEN TESTS
+import re
+
 try:
-    check_token_ids(np.array([[0, 1, 2], [3, 9, 1]]), vocab_size=5)
+    check_token_ids(np.array([[0, 1, 2, 3], [3, 0, 9, 1]]), vocab_size=5)
 except TokenIdError as error:
-    assert "9" in str(error) and "(1, 1)" in str(error), f"should name id 9 at position (1, 1): {error}"
+    # the facts, in any wording: the value 9, its position (1, 2) or flat index 6, and vocab_size 5
+    numbers = [int(n) for n in re.findall(r"(?<![\w.])-?\d+", str(error))]  # skips the 64 of np.int64(1)
+    position_named = 6 in numbers or any(numbers[i:i + 2] == [1, 2] for i in range(len(numbers)))
+    assert 9 in numbers and 5 in numbers and position_named, \
+        f"the error should name id 9, its position (1, 2) (or flat index 6) and vocab_size=5: {error}"
 else:
     raise AssertionError("id 9 with vocab_size=5 should raise TokenIdError")
 try:

@@ -190,8 +190,8 @@ class QuantizedEmbedding(Module):
 def sparse_embedding_backward(token_ids, grad_output, vocab_size, padding_idx=None):
     """Row-sparse embedding gradient: (rows int64 [U] sorted unique ids, values [U, D] summed gradients).
 
-    values[k] equals row rows[k] of embedding_backward(token_ids, grad_output, vocab_size); the
-    padding row is dropped. Ids are checked like a lookup's, and a negative padding_idx counts from
+    values[k] is row rows[k] of embedding_backward(token_ids, grad_output, vocab_size), up to the
+    rounding of the sums; the padding row is dropped. Ids are checked like a lookup's, and a negative padding_idx counts from
     the end of the vocab_size rows, as in embedding_backward.
     """
     ids = check_token_ids(token_ids, vocab_size)
