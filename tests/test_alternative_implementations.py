@@ -9,6 +9,8 @@ from implementation_catalogue import NOTEBOOKS, grade, load, region_of, regions,
 
 CATALOGUE = load("alternative_implementations", "ALTERNATIVE_IMPLEMENTATIONS")
 PER_REGION = 3
+# notebooks whose author has not yet written their alternatives; the coverage test fails once they have
+AWAITING_ALTERNATIVES = {"solutions/12_embeddings/04_embeddings_at_scale.py"}
 
 
 def test_catalogue_is_well_formed():
@@ -21,9 +23,12 @@ def test_every_solution_region_has_alternatives():
         key = (entry["notebook"], region_of(entry))
         counts[key] = counts.get(key, 0) + 1
     short = [f"{notebook}: {label} has {counts.get((notebook, label), 0)}"
-             for notebook in NOTEBOOKS for _, _, label in regions((ROOT / notebook).read_text())
+             for notebook in NOTEBOOKS if notebook not in AWAITING_ALTERNATIVES
+             for _, _, label in regions((ROOT / notebook).read_text())
              if counts.get((notebook, label), 0) < PER_REGION]
     assert not short, f"every solution region needs at least {PER_REGION} alternatives:\n" + "\n".join(short)
+    covered = {notebook for notebook, _ in counts}
+    assert not AWAITING_ALTERNATIVES & covered, "alternatives have arrived: remove them from AWAITING_ALTERNATIVES"
 
 
 def _students() -> dict[str, tuple[str, list[dict]]]:
