@@ -357,6 +357,12 @@ def test_hostile_submissions_are_contained_and_explained(built_course, tmp_path)
     assert all(stat.S_ISREG(p.lstat().st_mode) for p in kept.iterdir())
     assert not any(SECRET in p.read_text(errors="replace") for p in (built_course / "autograded").rglob("*")
                    if p.is_file())
+    # nor does a linked file's content or hidden test source reach the feedback pages
+    pages = reports.write_feedback([by_student[name] for name in ("links", "snoop", "correct")], built_course,
+                                   gradebook.db_url(built_course), tmp_path / "feedback")
+    for page in pages:
+        text = page.read_text()
+        assert SECRET not in text and HIDDEN_ONLY not in text, f"{page} shows a linked file or a hidden test"
     # spreadsheet formulas neutralised, terminal escapes stripped
     formula = by_student["formula"]
     assert all("\x1b" not in m and "\r" not in m for m in [_notes(formula)]), repr(_notes(formula))
