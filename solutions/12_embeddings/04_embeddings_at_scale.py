@@ -1002,7 +1002,7 @@ for r, b in zip(replicated, busiest):
 #   show up in the gradient get updated, and only those portions of the gradient get applied to
 #   the parameters): lazy Adam; untouched rows keep their moments frozen.
 # - **Row-wise Adagrad** (the `EXACT_ROWWISE_ADAGRAD` optimizer of FBGEMM_GPU's table-batched
-#   embeddings, used by TorchRec for recommender tables): one accumulator per **row**, the mean of
+#   embeddings, a library for recommender tables): one accumulator per **row**, the mean of
 #   the squared gradient over the row, so the state is $V$ numbers instead of $V D$:
 #
 # $$s_r \leftarrow s_r + \tfrac1D \lVert g_r \rVert^2, \qquad W_r \leftarrow W_r - \frac{\eta}{\sqrt{s_r} + \epsilon}\, g_r .$$
