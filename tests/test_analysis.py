@@ -32,8 +32,10 @@ def test_plot_helpers_draw_on_given_axes():
     assert len(plot_embedding_share(ax=axes[1]).patches) >= len(MODEL_EMBEDDINGS)
     assert plot_training_memory(ax=axes[2]).patches
     records = profile_lookup(vocab_sizes=(64, 256), num_ids=(32,), embedding_dim=8, repeats=1, copy_gbps=10.0)
-    plot_profile(records, cache_mib=1.0, axes=axes[3:])
-    assert len(axes[3].lines) == 4  # three distributions and the cache line
+    plot_profile(records, cache_mib=1.0, axes=axes[3:], l2_mib=0.5)
+    assert len(axes[3].lines) == 6  # three distributions, the prediction and the two cache lines
+    predicted = axes[3].lines[3].get_ydata()
+    assert list(predicted) == [1e3 * r["forward_predicted_s"] for r in records if r["distribution"] == "sequential"]
     plt.close(fig)
 
 
@@ -48,6 +50,7 @@ def test_profile_lookup_records():
     for r in records:
         assert r["forward_s"] > 0 and r["backward_s"] > 0 and r["layer_s"] > 0
         assert r["tokens_per_s"] == pytest.approx(r["num_ids"] / r["forward_s"])
+        assert r["forward_predicted_s"] == pytest.approx(2 * r["num_ids"] * 8 * 4 / 20e9)  # read + write a row, 20 GB/s
         assert r["forward_gbps"] == pytest.approx(2 * r["num_ids"] * 8 * 4 / r["forward_s"] / 1e9)
         assert r["forward_fraction"] == pytest.approx(r["forward_gbps"] / 20.0)
         assert r["table_mib"] == pytest.approx(r["vocab_size"] * 8 * 4 / 2**20)

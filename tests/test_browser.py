@@ -309,3 +309,76 @@ def test_no_page_offers_to_download_its_source(browser_context, server):
         if found:
             offers[name] = found
     assert not offers, f"pages with a download button in their header: {offers}"
+
+
+FIGURE_STYLE = ROOT / "book" / "figures.mplstyle"
+FIGURE_CODE = [*sorted((ROOT / "book").glob("*.md")), ROOT / "tinytorch_lite" / "analysis" / "plots.py",
+               ROOT / "tinytorch_lite" / "analysis" / "extrapolation.py"]
+
+
+def _style_font_sizes_pt() -> dict[str, float]:
+    """The font sizes the website's matplotlib style sets (every `*size` key with a number)."""
+    sizes = {}
+    for line in FIGURE_STYLE.read_text().splitlines():
+        key, _, value = line.partition("#")[0].partition(":")
+        if key.strip().endswith("size"):
+            try:
+                sizes[key.strip()] = float(value)
+            except ValueError:
+                pass
+    return sizes
+
+
+def _png_dpi(path) -> float:
+    """The resolution matplotlib wrote into a PNG's pHYs chunk, in dots per inch."""
+    import struct
+
+    data = path.read_bytes()
+    chunk = data.find(b"pHYs")
+    assert chunk > 0, f"{path.name} has no pHYs chunk: its resolution is unknown"
+    per_metre, _, unit = struct.unpack(">IIB", data[chunk + 4:chunk + 13])
+    assert unit == 1, f"{path.name}: pHYs unit is not the metre"
+    return per_metre * 0.0254
+
+
+def test_figure_code_sets_no_font_size_of_its_own():
+    """Check that figures take every font size from book/figures.mplstyle, so that the size the browser
+    test below measures is the size of all their text."""
+    sizes = _style_font_sizes_pt()
+    assert {"font.size", "xtick.labelsize", "ytick.labelsize", "legend.fontsize"} <= set(sizes), sizes
+    overrides = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}" for path in FIGURE_CODE
+                 for number, line in enumerate(path.read_text().splitlines(), 1)
+                 if re.search(r"\b(fontsize|labelsize|titlesize)\s*=", line)]
+    assert not overrides, "figure code that sets its own font size:\n" + "\n".join(overrides)
+    pages = [path.relative_to(ROOT) for path in FIGURE_CODE if path.suffix == ".md" and "plt." in path.read_text()
+             and 'plt.style.use("figures.mplstyle")' not in path.read_text()]
+    assert not pages, f"pages that draw figures without the website's style: {pages}"
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+def test_figure_text_is_at_least_as_large_as_the_body_text(browser_context, server, site, width):
+    """Measure, for every computed figure as the browser lays it out, the size of its smallest text in
+    CSS pixels: the style's smallest font (points) at the PNG's resolution, scaled by the width the
+    image is shown at over its natural width. Keep a screenshot of each figure in test-artifacts/."""
+    smallest_pt = min(_style_font_sizes_pt().values())
+    shots = ARTIFACTS / "figures"
+    shots.mkdir(parents=True, exist_ok=True)
+    too_small, measured = [], 0
+    for name in toc_pages():
+        page, _ = _open(browser_context, server, name, width)
+        page.evaluate("() => Promise.all([...document.images].map(i => i.decode().catch(() => null)))")
+        body_px = float(page.evaluate("() => getComputedStyle(document.querySelector('article p')).fontSize")[:-2])
+        figures = page.evaluate("""() => [...document.querySelectorAll('article img')]
+            .filter(i => i.getAttribute('src').includes('_images/'))
+            .map(i => ({src: i.getAttribute('src'), natural: i.naturalWidth, shown: i.getBoundingClientRect().width}))""")
+        for index, figure in enumerate(figures):
+            png = site / "book" / figure["src"]
+            text_px = smallest_pt * _png_dpi(png) / 72 * figure["shown"] / figure["natural"]
+            measured += 1
+            if text_px < body_px - 0.05:
+                too_small.append(f"{name} figure {index + 1}: text {text_px:.1f} px < body {body_px:.0f} px "
+                                 f"({figure['natural']} px shown at {figure['shown']:.0f} px)")
+            page.locator("article img").nth(index).screenshot(path=str(shots / f"{name.split('/')[-1][:-5]}-{index + 1}-{width}px.png"))
+        page.close()
+    assert measured >= 10, f"only {measured} figures found"
+    assert not too_small, f"figure text smaller than the body text at {width} px:\n" + "\n".join(too_small)

@@ -245,28 +245,25 @@ def format_summary(summary):
 
 
 def plot_lab(results):
-    """Figure of two panels: accuracy by position on the longest sequences, and how far each row of
-    the learned table moved in training. Imports matplotlib only when called."""
+    """Figure of two stacked panels: accuracy by position on the longest sequences (top), and how far
+    each row of the learned table moved in training (bottom); positions never seen in training are
+    shaded. Imports matplotlib only when called."""
     import matplotlib.pyplot as plt
 
     config = results.config
-    train_length, longest, seeds = config.train_length, config.longest, len(config.seeds)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
+    train_length, longest = config.train_length, config.longest
+    width, height = plt.rcParams["figure.figsize"]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(width, 2 * height), layout="constrained")
     positions = np.arange(config.offset, longest)
     for scheme, accuracy in results.accuracy.items():
         color, style = _STYLES[scheme]
-        left.plot(positions, accuracy[longest].mean(axis=0), color=color, linestyle=style, linewidth=2, label=scheme)
-    mean_of = f"mean of {seeds} seed{'s' if seeds != 1 else ''}"
-    left.set(xlabel=f"position in a length-{longest} sequence (shaded: never seen in training)",
-             ylabel=f"accuracy ({mean_of})", ylim=(0, 1.25), yticks=np.linspace(0, 1, 6),
-             title=f"copy the token {config.offset} back: accuracy by position")
-    left.legend(loc="upper center", ncols=len(results.accuracy), frameon=False)
+        top.plot(positions, accuracy[longest].mean(axis=0), color=color, linestyle=style, linewidth=2, label=scheme)
+    top.set(xlabel=f"position (length {longest})", ylabel="accuracy", ylim=(0, 1.05), yticks=np.linspace(0, 1, 6))
+    top.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncols=2)
     if len(results.table_change):
-        right.plot(results.table_change.mean(axis=0), color=_STYLES["learned"][0], linewidth=2)
-    right.set(xlabel="row of the learned table (shaded: positions never seen in training)",
-              ylabel=f"largest change in training ({mean_of})",
-              title="the learned table's wall: rows never seen never move")
-    for axis in (left, right):
+        bottom.plot(results.table_change.mean(axis=0), color=_STYLES["learned"][0], linewidth=2)
+    bottom.set(xlabel="row of the learned table", ylabel="largest change")
+    for axis in (top, bottom):
         axis.axvspan(train_length - 0.5, longest - 0.5, color="0.93", zorder=0)
     return fig
 
