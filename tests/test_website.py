@@ -74,7 +74,9 @@ def test_each_chapter_links_its_exercise_notebook(site, chapter):
     tags = parse_html((site / chapter).read_text()).tags
     hrefs = [attrs.get("href", "") for tag, attrs in tags if tag == "a"]
     assert any("_downloads/" in h and h.endswith(".ipynb") for h in hrefs), f"{chapter} has no notebook download"
-    assert any("urlpath=" in h or "colab" in h for h in hrefs), f"{chapter} has no launch link (see _config.yml)"
+    launch = [h for h in hrefs if "urlpath=" in h or "colab" in h]
+    assert bool(launch) == bool(_exercise_links_extension().launch_links(_launch_settings(), "x.ipynb")), (
+        f"{chapter}: launch links {launch} do not follow _config.yml's exercise_launch")
 
 
 def test_every_toc_page_was_built(site):
@@ -167,6 +169,11 @@ def test_launch_links_follow_the_configuration():
     assert launch_links({"repository_url": "https://gitlab.com/org/course", "colab_url": "https://colab.research.google.com"},
                         notebook) == [], "Colab opens GitHub repositories only"
     assert launch_links({}, notebook) == []
+    assert launch_links({"repository_url": "https://github.com/example-org/tinytorch_lite"}, notebook) == [], (
+        "a placeholder repository must show no launch link")
+    hub = dict(launch_links({"repository_url": "https://github.com/org/course", "jupyterhub_url": "https://jupyterhub.example.org",
+                             "binderhub_url": "https://mybinder.org"}, notebook))
+    assert list(hub) == ["Binder"], f"a placeholder hub must show no link: {hub}"
     with pytest.raises(ValueError, match="unknown keys"):
         launch_links({"binder_url": "https://mybinder.org"}, notebook)
 
@@ -194,3 +201,16 @@ def test_chapters_use_only_the_public_api():
                 elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
                     problems.append(f"{path.name}: private attribute .{node.attr}")
     assert not problems, "the chapters use more than the public API:\n" + "\n".join(problems)
+
+
+def _launch_settings() -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"].get("exercise_launch", {})
+
+
+def test_the_configured_repository_is_real_or_shows_no_launch_link():
+    """Check that the shipped _config.yml offers no launch link to a placeholder repository."""
+    settings = _launch_settings()
+    links = _exercise_links_extension().launch_links(settings, "notebooks/x.ipynb")
+    assert not links or not _exercise_links_extension().is_placeholder(settings["repository_url"]), links

@@ -9,6 +9,7 @@ launch links point is configured once, in `_config.yml` under `sphinx.config.exe
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -18,14 +19,24 @@ from sphinx.util.docutils import SphinxDirective
 
 NOTEBOOKS = "notebooks"
 LAUNCH_KEYS = ("repository_url", "branch", "binderhub_url", "colab_url", "jupyterhub_url", "interface")
+# Domains reserved for examples (RFC 2606): a placeholder address there names no real repository or hub.
+PLACEHOLDER_HOSTS = re.compile(r"^https?://([^/]*\.)?example(\.(com|org|net))?(/|$)|^https://github\.com/example-org/")
+
+
+def is_placeholder(url: str) -> bool:
+    return bool(PLACEHOLDER_HOSTS.search(url))
 
 
 def launch_links(settings: dict, notebook: str) -> list[tuple[str, str]]:
-    """(label, url) pairs for `notebook` (a path relative to the repository root)."""
+    """(label, url) pairs for `notebook` (a path relative to the repository root); none until
+    `repository_url` names a real repository, and none for a hub whose address is a placeholder."""
     unknown = set(settings) - set(LAUNCH_KEYS)
     if unknown:
         raise ValueError(f"exercise_launch has unknown keys {sorted(unknown)}; known: {', '.join(LAUNCH_KEYS)}")
     repository = settings.get("repository_url", "").rstrip("/")
+    if not repository or is_placeholder(repository):
+        return []
+    settings = {key: ("" if is_placeholder(str(value)) else value) for key, value in settings.items()}
     branch = settings.get("branch", "main")
     tree = {"lab": "lab/tree", "classic": "tree"}[settings.get("interface", "lab")]
     links = []
