@@ -214,3 +214,10 @@ def test_the_configured_repository_is_real_or_shows_no_launch_link():
     settings = _launch_settings()
     links = _exercise_links_extension().launch_links(settings, "notebooks/x.ipynb")
     assert not links or not _exercise_links_extension().is_placeholder(settings["repository_url"]), links
+
+
+def test_api_signatures_name_their_defaults_instead_of_printing_them(site):
+    """Check that a default such as models=MODEL_EMBEDDINGS is shown by name, not as the whole table."""
+    text = "".join(parse_html((site / "book" / "api.html").read_text()).text)
+    assert "models=MODEL_EMBEDDINGS" in text
+    assert "ModelEmbedding(name=" not in text, "a signature prints the model table as its default argument"
