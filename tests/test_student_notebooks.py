@@ -74,3 +74,24 @@ def test_the_systems_measurements_use_the_notebooks_formulas():
             assert wanted[node.func.id] <= given, f"{ast.unparse(node)} does not pass {wanted[node.func.id] - given}"
             seen.add(node.func.id)
     assert seen == set(wanted), f"calls not found in the notebook: {set(wanted) - seen}"
+
+
+def test_validate_ends_without_kernel_or_zmq_noise(tmp_path):
+    """Check that `make validate` prints its report and nothing that reads like a crash: the kernel is
+    shut down before the tool exits (no "Could not destroy zmq context", no "Parent appears to have
+    exited")."""
+    import subprocess
+
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell('"""Check that one is one."""\nassert 1 == 1')
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "test_one", "locked": True, "points": 1,
+                                 "schema_version": 3, "solution": False}
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+    result = subprocess.run([sys.executable, "-m", "coursekit", "validate", str(path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS test_one" in result.stdout
+    for noise in ("zmq", "Parent appears to have exited", "WARNING"):
+        assert noise not in result.stdout + result.stderr, f"validate printed {noise!r}:\n{result.stderr}"

@@ -56,7 +56,8 @@ def run_checks(path: Path, cell_timeout: int = 120) -> CheckResults:
         kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"),
                                     connection_file=str(Path(sockets) / "kernel.json"))
         NotebookClient(nb, km=kernel, timeout=cell_timeout, allow_errors=True,
-                       resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
+                       resources={"metadata": {"path": str(path.parent.resolve())}}).execute(
+            cleanup_kc=True)  # a kernel manager passed in is not shut down otherwise: zmq and kernel warnings at exit
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade") and cell.cell_type == "code":
