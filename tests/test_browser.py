@@ -382,3 +382,26 @@ def test_figure_text_is_at_least_as_large_as_the_body_text(browser_context, serv
         page.close()
     assert measured >= 10, f"only {measured} figures found"
     assert not too_small, f"figure text smaller than the body text at {width} px:\n" + "\n".join(too_small)
+
+
+def test_nothing_is_cut_off_on_a_phone(browser_context, server):
+    """Check that display formulas, code and tables wider than a phone's column either fit or scroll
+    sideways inside their own box; none runs past the screen's edge."""
+    cut = {}
+    for name in toc_pages():
+        page, _ = _open(browser_context, server, name, WIDTHS["phone"])
+        page.evaluate("() => window.MathJax && window.MathJax.startup ? window.MathJax.startup.promise : null")
+        found = page.evaluate("""() => [...document.querySelectorAll(
+                'article mjx-container[display=true], article pre, article table')].filter(e => {
+            for (let n = e; n && n !== document.body; n = n.parentElement) {
+                const style = getComputedStyle(n);
+                if (['auto', 'scroll'].includes(style.overflowX) && n.getBoundingClientRect().right
+                    <= document.documentElement.clientWidth + 1) return false;  // scrolls inside a box that fits
+            }
+            return e.getBoundingClientRect().right > document.documentElement.clientWidth + 1;
+        }).map(e => e.tagName.toLowerCase() + ': ' + e.textContent.trim().slice(0, 50))""")
+        wide = page.evaluate("() => document.documentElement.scrollWidth > document.documentElement.clientWidth + 1")
+        page.close()
+        if found or wide:
+            cut[name] = found or ["the page scrolls sideways"]
+    assert not cut, f"content cut off or wider than the screen at {WIDTHS['phone']} px: {cut}"
