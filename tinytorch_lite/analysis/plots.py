@@ -17,7 +17,7 @@ from tinytorch_lite.core import embedding_systems
 _COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")  # Okabe-Ito, colour-blind safe
 
 
-def _axes(ax, figsize=(6, 3.5)):
+def _axes(ax, figsize=None):
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -37,32 +37,37 @@ def plot_memory_scaling(widths=(768, 4096), dtypes=("float32", "bfloat16", "int8
         for style, dtype in zip(("-", "--", ":"), dtypes):
             mib = [embedding_memory(v, width, dtype, tied=True).total_bytes / 2**20
                    for v in vocab_sizes]
-            ax.loglog(vocab_sizes, mib, style, color=colour, label=f"D={width}, {dtype}")
-    ax.set(xlabel="vocab_size", ylabel="table memory (MiB)", title="One embedding table")
-    ax.legend(fontsize="small")
+            ax.loglog(vocab_sizes, mib, style, color=colour, label=f"{width}, {dtype}")
+    ax.set(xlabel="vocab_size", ylabel="table memory (MiB)")
+    ax.legend(title="width, dtype", loc="upper center", bbox_to_anchor=(0.5, -0.25))
     return ax
 
 
 def plot_embedding_share(models=MODEL_EMBEDDINGS, ax=None):
     """Share of all parameters held by the token tables of real models, coloured by tying."""
-    ax = _axes(ax, figsize=(6, 4))
+    import textwrap
+
+    from matplotlib import rcParams
+
+    width, height = rcParams["figure.figsize"]
+    ax = _axes(ax, figsize=(width, 1.8 * height))
     colour = {True: _COLOURS[0], False: _COLOURS[1], None: "#999999"}
-    names = [m.name for m in models]
+    names = [textwrap.fill(m.name, 12) for m in models]  # long names wrap instead of squeezing the bars
     # The tables cannot hold more than all parameters: a share above 1 means a rounded published total.
     shares = [100 * min(m.embedding_share, 1.0) for m in models]
     ax.barh(names, shares, color=[colour[m.tied] for m in models])
     ax.invert_yaxis()
-    ax.set(xlabel="token tables, % of all parameters", title="Embedding share of real models")
+    ax.set(xlabel="% of all parameters")
     for label, key in (("tied", True), ("untied", False), ("no output vocabulary", None)):
         ax.bar(0, 0, color=colour[key], label=label)
-    ax.legend(fontsize="small", loc="upper right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3))
     return ax
 
 
 def plot_training_memory(models=MODEL_EMBEDDINGS, dtype="float32", optimizer="adam", ax=None, embedding_memory=None):
     """Weights, gradients and optimizer state of each model's token tables during training (GiB)."""
     embedding_memory = embedding_memory or embedding_systems.embedding_memory
-    ax = _axes(ax, figsize=(6, 4))
+    ax = _axes(ax)
     models = [m for m in models if m.tied is not None]
     records = [embedding_memory(m.vocab_size, m.hidden_size, dtype, m.tied, True, optimizer)
                for m in models]
@@ -73,30 +78,40 @@ def plot_training_memory(models=MODEL_EMBEDDINGS, dtype="float32", optimizer="ad
         ax.barh([m.name for m in models], gib, left=left, color=colour, label=label)
         left += gib
     ax.invert_yaxis()
-    ax.set(xlabel="GiB", title=f"Training the token tables ({dtype}, {optimizer})")
-    ax.legend(fontsize="small", loc="lower right")
+    ax.set(xlabel=f"GiB ({dtype}, {optimizer})")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3))
     return ax
 
 
 # %% solutions/12_embeddings/03_embedding_systems.py, cell 26
-def plot_profile(records, num_ids=None, cache_mib=None, axes=None):
-    """Forward fraction of copy bandwidth and backward time against table size, one line per distribution."""
+def plot_profile(records, num_ids=None, cache_mib=None, axes=None, l2_mib=None):
+    """Measured and predicted times of the forward gather (top) and the dense backward (bottom) against
+    table size, one line per id distribution. The prediction, dashed, is bytes / copy bandwidth (the
+    records' forward_predicted_s and backward_predicted_s); dotted lines mark the L2 and last-level
+    cache sizes when given."""
     import matplotlib.pyplot as plt
 
     num_ids = max(r["num_ids"] for r in records) if num_ids is None else num_ids
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+        width, height = plt.rcParams["figure.figsize"]
+        _, axes = plt.subplots(2, 1, figsize=(width, 2 * height), layout="constrained", sharex=True)
+    records = sorted((r for r in records if r["num_ids"] == num_ids), key=lambda r: r["table_mib"])
     distributions = dict.fromkeys(r["distribution"] for r in records)
     for colour, distribution in zip(_COLOURS, distributions):
-        rows = sorted((r for r in records if r["distribution"] == distribution and r["num_ids"] == num_ids),
-                      key=lambda r: r["table_mib"])
+        rows = [r for r in records if r["distribution"] == distribution]
         mib = [r["table_mib"] for r in rows]
-        axes[0].semilogx(mib, [100 * r["forward_fraction"] for r in rows], "o-", color=colour, label=distribution)
+        axes[0].loglog(mib, [1e3 * r["forward_s"] for r in rows], "o-", color=colour, label=distribution)
         axes[1].loglog(mib, [1e3 * r["backward_s"] for r in rows], "o-", color=colour, label=distribution)
-    axes[0].set(xlabel="table size (MiB)", ylabel="% of copy bandwidth", title=f"Forward, {num_ids:,} ids")
-    axes[1].set(xlabel="table size (MiB)", ylabel="ms", title=f"Dense backward, {num_ids:,} ids")
+    predicted = [r for r in records if r["distribution"] == next(iter(distributions))]  # bytes do not depend on the ids
+    mib = [r["table_mib"] for r in predicted]
+    axes[0].loglog(mib, [1e3 * r["forward_predicted_s"] for r in predicted], "k--", label="predicted")
+    axes[1].loglog(mib, [1e3 * r["backward_predicted_s"] for r in predicted], "k--", label="predicted")
+    axes[0].set(ylabel="forward (ms)")
+    axes[1].set(xlabel="table size (MiB)", ylabel="backward (ms)")
     for ax in axes:
-        if cache_mib:
-            ax.axvline(cache_mib, color="#999999", linestyle="--", label="last-level cache")
-        ax.legend(fontsize="small")
+        for size, name in ((l2_mib, "L2"), (cache_mib, "L3")):
+            if size:
+                ax.axvline(size, color="#999999", linestyle=":")
+                ax.annotate(f" {name}", (size, 1), xycoords=("data", "axes fraction"), va="top", color="#595959")
+    axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.3))
     return axes
