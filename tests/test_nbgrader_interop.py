@@ -4,6 +4,7 @@ the source notebooks nbgrader's formgrader can edit are never silently overwritt
 `make formgrader` serves the course on 127.0.0.1."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,18 @@ def test_nbgrader_cli_works_from_the_course_directory(built_course):
     assert f"{gradebook.COURSE_ID} 11_tokenization" in nbgrader(built_course, "list")
     released = built_course / "exchange" / gradebook.COURSE_ID / "outbound" / "11_tokenization" / "tokenization.ipynb"
     assert "BEGIN HIDDEN TESTS" not in released.read_text()
+
+
+def test_nbgraders_own_autograde_refuses_and_points_to_make_grade(built_course):
+    folder = built_course / "submitted" / "direct_nbgrader" / "11_tokenization"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(built_course / "release" / "11_tokenization" / "tokenization.ipynb", folder / "tokenization.ipynb")
+    result = subprocess.run([NBGRADER, "autograde", "11_tokenization", "--student", "direct_nbgrader"],
+                            cwd=built_course, capture_output=True, text=True)
+    assert "without the sandbox" in result.stdout + result.stderr and "make grade" in result.stdout + result.stderr
+    assert not (built_course / "autograded" / "direct_nbgrader" / "11_tokenization" / "tokenization.ipynb").exists()
+    shutil.rmtree(folder.parent)
+    shutil.rmtree(built_course / "autograded" / "direct_nbgrader", ignore_errors=True)
 
 
 def test_an_edited_source_notebook_stops_the_release_with_what_to_do(tmp_path):
