@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .sources import ROOT
+from .sources import ROOT, CourseError
 
 BUILD_DIR = ROOT / "_build"
 HTML_DIR = BUILD_DIR / "html"
@@ -65,6 +65,6 @@ def build(all_pages: bool = False) -> Path:
     result = subprocess.run(command, cwd=ROOT)
     if result.returncode:
         STAMP.unlink(missing_ok=True)
-        raise SystemExit(f"the website build failed (exit {result.returncode}); see the warnings above")
+        raise CourseError(f"the website build failed (exit {result.returncode}); see the warnings above")
     STAMP.write_text(json.dumps(digests, indent=1) + "\n")
     return HTML_INDEX

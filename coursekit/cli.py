@@ -35,8 +35,8 @@ def cmd_check(args) -> None:
     status = subprocess.run(["git", "status", "--porcelain", "--", *GENERATED], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout
     if status:
-        sys.exit("generated files are not in sync with solutions/ (run `make export release` and commit):\n"
-                 + status + subprocess.run(["git", "diff", "--stat", "--", *GENERATED], cwd=ROOT,
+        raise CourseError("generated files are not in sync with solutions/ (run `make export release` and commit):\n"
+                          + status + subprocess.run(["git", "diff", "--stat", "--", *GENERATED], cwd=ROOT,
                                            capture_output=True, text=True).stdout)
     print("tinytorch_lite/ and notebooks/ are in sync with solutions/")
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m coursekit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("export", help="compile tinytorch_lite/ from solutions/").set_defaults(run=cmd_export)
-    commands.add_parser("release", help="validate solutions/ and write notebooks/").set_defaults(run=cmd_release)
+    commands.add_parser("release", help="check solutions/ and write notebooks/").set_defaults(run=cmd_release)
     commands.add_parser("check", help="regenerate and fail if anything changed").set_defaults(run=cmd_check)
     for name, run in (("book", cmd_book), ("course", cmd_course)):
         sub = commands.add_parser(name, help="build the website" if name == "book" else "export, release, build")

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from .export import PACKAGE, collect, module_path, render_module
-from .sources import ROOT, SolutionNotebook, solution_notebooks
+from .sources import ROOT, SolutionNotebook, is_solution, solution_notebooks
 
 FROM_THE_NOTEBOOK = '''
 
@@ -48,7 +48,7 @@ class _WithoutAnswers(SolutionNotebook):
 
     def read(self):
         nb = super().read()
-        nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("solution")]
+        nb.cells = [c for c in nb.cells if not is_solution(c)]
         return nb
 
 

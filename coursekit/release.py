@@ -26,8 +26,8 @@ from nbgrader.utils import compute_checksum
 
 from . import gradebook
 from .grading.manifest import HISTORY_FILE, read_history, released_hashes
-from .sources import ROOT, CourseError, SolutionNotebook, assignments
 from .validate import validate
+from .sources import ROOT, CourseError, SolutionNotebook, assignments, grade_id, is_solution
 
 NOTEBOOKS = ROOT / "notebooks"
 VERIFIED_FILE = "release-verified.json"
@@ -105,7 +105,7 @@ def normalise(nb: nbformat.NotebookNode, source: SolutionNotebook) -> nbformat.N
         cell.metadata = {k: v for k, v in cell.metadata.items() if k == "nbgrader"}
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-            if cell.metadata.get("nbgrader", {}).get("solution"):
+            if is_solution(cell):
                 name_stubs(cell)
     nb.metadata = {
         "kernelspec": dict(nb.metadata.get("kernelspec", {})),
@@ -136,10 +136,10 @@ def answered_notebook(released: Path, source: Path) -> nbformat.NotebookNode:
     """The released notebook with every answer cell filled in from the source: a student who wrote
     the reference solution."""
     nb = nbformat.read(released, as_version=4)
-    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nbformat.read(source, 4).cells}
+    by_id = {grade_id(c): c.source for c in nbformat.read(source, 4).cells}
     for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = by_id[cell.metadata["nbgrader"]["grade_id"]]
+        if is_solution(cell):
+            cell.source = by_id[grade_id(cell)]
     return nb
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 
 from . import fair_tests
-from .export import HIDDEN_MARKERS, SOLUTION_MARKERS
+from .sources import HIDDEN_MARKERS, SOLUTION_MARKERS
 from .sources import CourseError, SolutionNotebook, cell_label
 
 

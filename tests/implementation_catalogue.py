@@ -19,8 +19,8 @@ from pathlib import Path
 
 import nbformat
 
-from coursekit import autograde
-from coursekit.export import SOLUTION_MARKERS
+import autograde
+from coursekit.sources import SOLUTION_MARKERS
 from coursekit.sources import ROOT, SolutionNotebook, solution_notebooks
 
 NOTEBOOKS = {nb.relative(): nb for nb in solution_notebooks()}

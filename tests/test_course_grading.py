@@ -7,8 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursekit import autograde
-from coursekit.leaks import leaked, secret_lines
+import autograde
+from leaks import leaked, secret_lines
 from coursekit.sources import ROOT, assignments, solution_notebooks
 
 NOTEBOOKS = solution_notebooks()

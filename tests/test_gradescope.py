@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from coursekit import release
-from coursekit.export import SOLUTION_MARKERS
+from coursekit.sources import SOLUTION_MARKERS
 from coursekit.grading import gradescope
 from coursekit.grading.manifest import read_manifest
 from coursekit.sources import assignments, solution_notebooks

@@ -12,7 +12,7 @@ import pytest
 from coursekit.grading import reports, runner
 from coursekit.grading.sandbox import Limits
 from coursekit.grading.submissions import collect
-from coursekit.leaks import leaked, secret_lines
+from leaks import leaked, secret_lines
 from coursekit.sources import solution_notebooks
 
 pytestmark = pytest.mark.grading

@@ -18,10 +18,10 @@ import nbformat
 import pytest
 
 from coursekit import release
-from coursekit.export import HIDDEN_MARKERS
+from coursekit.sources import HIDDEN_MARKERS
 from coursekit.grading import gradescope, runner, sandbox
 from coursekit.grading.submissions import Submission
-from coursekit.leaks import secret_lines
+from leaks import secret_lines
 from coursekit.sources import ROOT, CourseError, solution_notebooks
 
 ASSIGNMENT, NOTEBOOK = "11_tokenization", "tokenization"

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from coursekit.leaks import leaked, secret_lines
+from leaks import leaked, secret_lines
 from coursekit.sources import ROOT, solution_notebooks
 from website_fixtures import (OUTSIDE_URL, SCHEME_URL, VENDORED, built_files, parse_html,
                               readable_text, site, student_notebook_lines, toc_pages, without_comments)  # noqa: F401

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from coursekit import book
+from coursekit.sources import CourseError
 
 HTML_DIR = book.HTML_DIR
 VENDORED = HTML_DIR / "_static" / "mathjax"  # MathJax 3 as shipped by django-static-mathjax, not built by us
@@ -21,7 +22,7 @@ def site() -> Path:
     if not book.is_current():
         try:
             book.build()
-        except SystemExit as failure:
+        except CourseError as failure:
             pytest.fail(f"building the website failed: {failure}")
     return HTML_DIR
 

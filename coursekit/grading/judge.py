@@ -30,7 +30,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from .. import package_view
-from ..export import HIDDEN_MARKERS
+from ..sources import HIDDEN_MARKERS
 from ..sources import ROOT, solution_notebooks
 from . import kernel, sandbox, tamper_scan
 from .judge_rewrite import rewrite_test

@@ -16,6 +16,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbgrader.utils import compute_checksum
 
+from ..sources import is_grade, is_solution, nbgrader_metadata
 from .worker import error_message
 
 
@@ -40,7 +41,7 @@ def run_checks(path: Path, cell_timeout: int = 120) -> CheckResults:
     nb = _load(path)
     results, seen = CheckResults(), {}
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
+        meta = nbgrader_metadata(cell)
         grade_id = meta.get("grade_id")
         if not grade_id:
             continue
@@ -59,10 +60,10 @@ def run_checks(path: Path, cell_timeout: int = 120) -> CheckResults:
                        resources={"metadata": {"path": str(path.parent.resolve())}}).execute(
             cleanup_kc=True)  # a kernel manager passed in is not shut down otherwise: zmq and kernel warnings at exit
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and cell.cell_type == "code":
+        meta = nbgrader_metadata(cell)
+        if is_grade(cell) and cell.cell_type == "code":
             results.tests.append((meta["grade_id"], float(meta.get("points", 0)), error_message(cell)))
-        elif meta.get("solution") and "NotImplementedError" in (error_message(cell) or ""):
+        elif is_solution(cell) and "NotImplementedError" in (error_message(cell) or ""):
             results.warnings.append(f"task `{meta['grade_id']}` is not done yet: {error_message(cell)}")
     return results
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.utils import parse_utc
 
+from ..sources import grade_id
 from .manifest import Manifest, cell_hash
 
 MAX_UNZIPPED_BYTES = 4 << 30
@@ -235,9 +236,9 @@ def rebuild(submission: Submission, manifest: Manifest, name: str) -> nbformat.N
     nb = nbformat.read(manifest.source_path(name), as_version=4)
     answers, stubs = submission.answers.get(name, {}), manifest.cells[name].stubs
     for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in stubs:
-            cell.source = answers.get(grade_id, stubs[grade_id])
+        answer_id = grade_id(cell)
+        if answer_id in stubs:
+            cell.source = answers.get(answer_id, stubs[answer_id])
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     added = submission.added.get(name, [])

@@ -23,6 +23,7 @@ from nbgrader.preprocessors import Execute
 
 from . import judge, kernel, sandbox, tamper_scan
 from .. import gradebook
+from ..sources import is_grade, nbgrader_metadata
 
 # Terminal escapes (CSI, OSC, two-byte), other control characters but tab and newline, bidi overrides
 TERMINAL_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?"
@@ -67,9 +68,9 @@ def notebook_outcomes(path: Path) -> tuple[dict[str, str | None], list[str]]:
     for number, cell in enumerate(nbformat.read(path, as_version=4).cells, start=1):
         if cell.cell_type != "code":
             continue
-        meta = cell.metadata.get("nbgrader", {})
+        meta = nbgrader_metadata(cell)
         where = f"{path.stem}, cell {number}" + (f" (`{meta['grade_id']}`)" if meta.get("grade_id") else "")
-        if meta.get("grade"):
+        if is_grade(cell):
             outcomes[meta["grade_id"]] = error_message(cell) or stderr_message(cell)
         elif error_message(cell):
             notes.append(f"{where}: {error_message(cell)}")

@@ -1,12 +1,12 @@
-"""Autograde notebooks and read the scores back: the programmatic entry to the grading pipeline
-(coursekit/grading/), used by the release self-tests. Everything is graded in the sandbox."""
+"""Autograde notebooks and read the scores back, for the tests: the grading pipeline
+(coursekit/grading/) driven from Python. Everything is graded in the sandbox."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from . import gradebook
-from .grading import runner
-from .grading.submissions import Submission
+from coursekit import gradebook
+from coursekit.grading import runner
+from coursekit.grading.submissions import Submission
 
 DEFAULT_JOBS = 2
 

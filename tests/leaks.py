@@ -1,25 +1,16 @@
-"""The lines a student must never see: inside solution regions and hidden-test regions."""
+"""The lines a student must never see: inside solution regions and hidden-test regions (for the tests)."""
 from __future__ import annotations
 
-from .export import HIDDEN_MARKERS, SOLUTION_MARKERS
-from .sources import SolutionNotebook
+from coursekit.sources import SolutionNotebook, scan_markers
 
 MIN_LENGTH = 12  # shorter lines ("return x") are too common to identify a solution
-MARKERS = {SOLUTION_MARKERS[0]: SOLUTION_MARKERS[1], HIDDEN_MARKERS[0]: HIDDEN_MARKERS[1]}
 
 
 def split_regions(source: str) -> tuple[list[str], list[str]]:
     """(stripped lines inside solution or hidden-test regions, stripped lines outside them)."""
-    inside, outside, end = [], [], None
-    for line in source.splitlines():
-        stripped = line.strip()
-        if end is None and stripped in MARKERS:
-            end = MARKERS[stripped]
-        elif stripped == end:
-            end = None
-        elif stripped:
-            (inside if end else outside).append(stripped)
-    return inside, outside
+    scan = scan_markers(source)
+    return ([line.strip() for line in scan.inside() if line.strip()],
+            [line.strip() for line in scan.outside() if line.strip()])
 
 
 def secret_lines(notebooks: list[SolutionNotebook]) -> set[str]:
