@@ -16,6 +16,7 @@ import zipfile
 
 import nbformat
 import pytest
+from nbgrader.utils import notebook_hash
 
 from coursekit import release
 from coursekit.sources import HIDDEN_MARKERS
@@ -112,8 +113,11 @@ def test_grade_command_takes_a_zip_and_writes_grades_tests_and_leak_free_feedbac
         text = {line.strip() for line in html.unescape(re.sub(r"<[^>]+>", "", page)).splitlines()}
         assert any("Check that" in line for line in text) and not _hidden_test_lines() & text, student
         assert (built_course / "feedback_pages" / student / ASSIGNMENT / "feedback.html").exists()
+    # filed by the hash of each student's submission secret, as `nbgrader fetch_feedback` looks it up
     released_feedback = built_course / "exchange" / "tinytorch_lite" / "feedback"
-    assert len(list(released_feedback.glob("*.html"))) == len(notebooks)
+    for student in notebooks:
+        checksum = notebook_hash(secret=f"secret of {student}", notebook_id=NOTEBOOK)
+        assert (released_feedback / f"{checksum}.html").is_file(), student
 
     serial = _coursekit("grade", archive, "--jobs", 1, "--force", "--course-dir", built_course,
                         "--cell-timeout", 60)

@@ -19,6 +19,7 @@ import json
 import multiprocessing
 import os
 import resource
+import secrets
 import shutil
 import signal
 import stat
@@ -214,8 +215,10 @@ def _save(outcome: Outcome, fingerprint: str, course_dir: Path, work: Path | Non
     if outcome.submitted:  # nbgrader's generate_feedback and release_feedback expect it here
         write_timestamp(folder, outcome.submitted)
     secret = Path(course_dir) / "submitted" / outcome.student_id / outcome.assignment / SECRET_FILE
-    if not (folder / SECRET_FILE).exists():  # from nbgrader's exchange; release_feedback files feedback by it
-        copy_regular_file(secret, folder / SECRET_FILE, SECRET_BYTES)
+    # release_feedback files feedback by the secret `nbgrader submit` wrote, and stops the whole class at
+    # a student without one; a submission from elsewhere (an LMS) gets a secret of the grader's own.
+    if not (folder / SECRET_FILE).exists() and not copy_regular_file(secret, folder / SECRET_FILE, SECRET_BYTES):
+        (folder / SECRET_FILE).write_text(secrets.token_hex(32))
     record = {"fingerprint": fingerprint, "tests": outcome.tests, "notes": outcome.notes, "answers": outcome.answers}
     partial = folder / (RESULT_FILE + ".partial")
     partial.write_text(json.dumps(record, indent=1))
