@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import gc
 import importlib.util
 import json
@@ -122,3 +123,9 @@ def running_formgrader(course_dir):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
+
+
+def csv_rows(path) -> list[dict]:
+    """The rows of a CSV file with a header line, as dicts."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))

@@ -3,7 +3,6 @@ tests.csv and feedback out, parallel equal to serial), `validate`, the Gradescop
 refusal to run student code without a sandbox, and the release's own grading check."""
 from __future__ import annotations
 
-import csv
 import html
 import json
 import re
@@ -24,6 +23,7 @@ from coursekit.grading import gradescope, runner, sandbox
 from coursekit.grading.submissions import Submission
 from leaks import secret_lines
 from coursekit.sources import ROOT, CourseError, solution_notebooks
+from helpers import csv_rows
 
 ASSIGNMENT, NOTEBOOK = "11_tokenization", "tokenization"
 SOLUTION = next(nb for nb in solution_notebooks() if nb.assignment == ASSIGNMENT)
@@ -70,10 +70,6 @@ def _coursekit(*args, check=True):
     return result
 
 
-def _rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
 
 @pytest.mark.grading
 def test_grade_command_takes_a_zip_and_writes_grades_tests_and_leak_free_feedback(built_course, tmp_path):
@@ -86,11 +82,11 @@ def test_grade_command_takes_a_zip_and_writes_grades_tests_and_leak_free_feedbac
             zipped.writestr(f"download/{student}/{ASSIGNMENT}/submission_secret.txt", f"secret of {student}")
     parallel = _coursekit("grade", archive, "--jobs", 2, "--course-dir", built_course, "--cell-timeout", 60)
     assert "graded 3 submissions" in parallel.stdout, parallel.stdout
-    grades = {row["student_id"]: row for row in _rows(built_course / "exports" / "grades.csv")}
+    grades = {row["student_id"]: row for row in csv_rows(built_course / "exports" / "grades.csv")}
     assert {"student_id", "assignment", "score", "max_score"} <= set(next(iter(grades.values())))
     assert grades["pipe_correct"]["score"] == grades["pipe_correct"]["max_score"] == "14"
     assert float(grades["pipe_wrong"]["score"]) < 14 and grades["pipe_untouched"]["score"] == "0"
-    tests = _rows(built_course / "exports" / "tests.csv")
+    tests = csv_rows(built_course / "exports" / "tests.csv")
     failed = [t for t in tests if t["student_id"] == "pipe_wrong" and t["passed"] == "no"]
     assert failed and any(t["message"].startswith("AssertionError") for t in failed), failed
 
@@ -125,7 +121,7 @@ def test_grade_command_takes_a_zip_and_writes_grades_tests_and_leak_free_feedbac
     serial = _coursekit("grade", archive, "--jobs", 1, "--force", "--course-dir", built_course,
                         "--cell-timeout", 60)
     assert "graded 3 submissions (0 unchanged" in serial.stdout, serial.stdout
-    assert _rows(built_course / "exports" / "tests.csv") == tests, "JOBS=1 and JOBS=2 gave different grades"
+    assert csv_rows(built_course / "exports" / "tests.csv") == tests, "JOBS=1 and JOBS=2 gave different grades"
 
 
 @pytest.mark.grading
@@ -201,7 +197,7 @@ def test_an_interrupted_run_resumes_without_losing_finished_work(built_course, t
     resumed = _coursekit("grade", folder, "--course-dir", built_course)
     reused = int(resumed.stdout.split("(")[1].split()[0])
     assert reused == len(finished), resumed.stdout
-    grades = {row["student_id"]: row["score"] for row in _rows(built_course / "exports" / "grades.csv")}
+    grades = {row["student_id"]: row["score"] for row in csv_rows(built_course / "exports" / "grades.csv")}
     assert grades == {student: "14" for student in students}, grades
 
 

@@ -17,7 +17,7 @@ from coursekit.grading import reports, runner, term
 from coursekit.grading.submissions import Submission
 from coursekit.sources import CourseError, SolutionNotebook
 from coursekit.validate import cell_problems
-from helpers import running_formgrader
+from helpers import csv_rows, running_formgrader
 
 ASSIGNMENT, NOTEBOOK = "13_manual", "manual"
 SOURCE = textwrap.dedent('''\
@@ -70,10 +70,6 @@ def test_source_checks_follow_nbgraders_schema_for_cells_graded_by_hand():
     assert "BEGIN SOLUTION" in cell_problems(_cell("code", solution=True, grade=True, points=1))[0]
 
 
-def _rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
 
 @pytest.mark.grading
 def test_manual_cells_from_release_to_feedback(tmp_path):
@@ -101,7 +97,7 @@ def test_manual_cells_from_release_to_feedback(tmp_path):
                                                      submitted=handed_in_at)], url=url, force=force, progress=False)
         grades, tests = reports.write_csv([outcome], course, url, course / "exports")
         [page] = reports.write_feedback([outcome], course, url, course / gradebook.FEEDBACK_PAGES)
-        return outcome, _rows(grades)[0], {r["notebook"] + "/" + r["test"]: r for r in _rows(tests)}, page.read_text()
+        return outcome, csv_rows(grades)[0], {r["notebook"] + "/" + r["test"]: r for r in csv_rows(tests)}, page.read_text()
 
     outcome, row, tests, page = grade()
     assert (row["score"], row["max_score"]) == ("2", "8")
@@ -128,7 +124,7 @@ def test_manual_cells_from_release_to_feedback(tmp_path):
     assert "3 day(s) late; late policy 10%/day: 1.8 points off, 4.2 points count." in page
 
     long_path, wide_path = term.write_exports(course, url, course / "exports")
-    by_student = {r["student_id"]: r for r in _rows(long_path)}
+    by_student = {r["student_id"]: r for r in csv_rows(long_path)}
     assert {k: by_student["ada"][k] for k in ("name", "lms_id", "days_late", "autograded", "manual_adjustment",
                                               "late_penalty", "score", "max_score", "needs_manual_grading")} == {
         "name": "Ada Lovelace", "lms_id": "101", "days_late": "3", "autograded": "2", "manual_adjustment": "4",

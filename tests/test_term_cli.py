@@ -15,6 +15,7 @@ import pytest
 from coursekit import release
 from coursekit.grading import term
 from coursekit.sources import ROOT
+from helpers import csv_rows
 
 ASSIGNMENT, NOTEBOOK = "11_tokenization", "tokenization"
 
@@ -25,10 +26,6 @@ def _coursekit(*args):
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
-
-def _rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 @pytest.mark.grading
@@ -56,14 +53,14 @@ def test_a_canvas_download_graded_against_roster_and_due_date(built_course, tmp_
     assert "graded 3 submissions" in out
     assert "README.txt: not in a student's folder and not named as Canvas names its files" in out
     assert "roster: dave: on the roster, no submission" in out
-    grades = {r["student_id"]: r for r in _rows(course / "exports" / "grades.csv")}
+    grades = {r["student_id"]: r for r in csv_rows(course / "exports" / "grades.csv")}
     assert {s: (r["score"], r["max_score"]) for s, r in grades.items()} == {s: ("14", "14") for s in ("ada", "bob", "carol")}
     assert "my_tokenizer.ipynb was graded as tokenization.ipynb" in grades["carol"]["notes"]
     bob_page = (course / "feedback_pages" / "bob" / ASSIGNMENT / "feedback.html").read_text()
     assert "2 day(s) late; late policy 10%/day: 2.8 points off, 11.2 points count." in bob_page
 
     out = _coursekit("grades", "--course-dir", course)
-    long = {r["student_id"]: r for r in _rows(course / "exports" / "gradebook_long.csv")}
+    long = {r["student_id"]: r for r in csv_rows(course / "exports" / "gradebook_long.csv")}
     numbers = {s: (r["days_late"], r["autograded"], r["manual_adjustment"], r["late_penalty"], r["score"], r["max_score"])
                for s, r in long.items()}
     assert numbers == {"ada": ("0", "14", "0", "0", "14", "14"), "bob": ("2", "14", "0", "2.8", "11.2", "14"),
