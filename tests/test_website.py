@@ -142,7 +142,7 @@ def test_the_api_reference_publishes_no_source_code(site):
                  "embeddings.RotaryEmbedding", "embedding_systems.embedding_memory", "embedding_systems.EmbeddingBag"):
         assert f'id="tinytorch_lite.core.{name}"' in api, f"the API reference does not document {name}"
     for name in ("plots.plot_profile", "profiling.profile_lookup", "reference.ModelEmbedding",
-                 "extrapolation.run_lab", "timing.best_seconds"):
+                 "extrapolation.run_lab", "training.train_with_adam", "timing.best_seconds"):
         assert f'id="tinytorch_lite.analysis.{name}"' in api, f"the API reference does not document {name}"
 
 

@@ -806,6 +806,30 @@ else:
 # runs on the `EmbeddingLayer` and `RotaryEmbedding` you wrote above, so finish those first; the
 # book passes the package's.
 
+# %% [markdown]
+# Every model in the lab is trained with Adam (Kingma and Ba 2015, Algorithm 1): per parameter, a
+# running mean $m$ of the gradient and $v$ of its square, both corrected for their start at zero.
+# Part 4's long-context lab trains with the same function.
+
+# %%
+#| export analysis.training
+import numpy as np
+
+
+def train_with_adam(params, batch_loss, steps, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Take `steps` Adam steps on the Tensors `params`; `batch_loss()` returns the loss of a fresh batch."""
+    moments = [(np.zeros_like(p.data), np.zeros_like(p.data)) for p in params]
+    for step in range(1, steps + 1):
+        for p in params:
+            p.zero_grad()
+        batch_loss().backward()
+        for p, (m, v) in zip(params, moments):
+            m *= beta1
+            m += (1 - beta1) * p.grad
+            v *= beta2
+            v += (1 - beta2) * p.grad ** 2
+            p.data -= learning_rate * (m / (1 - beta1 ** step)) / (np.sqrt(v / (1 - beta2 ** step)) + eps)
+
 # %%
 #| export analysis.extrapolation
 import math
@@ -816,6 +840,7 @@ import numpy as np
 
 from tinytorch_lite.core import embeddings as package_embeddings  # not the names: a notebook keeps its own classes
 from tinytorch_lite.core.module import Module
+from tinytorch_lite.analysis.training import train_with_adam
 from tinytorch_lite.core.tensor import Tensor, cross_entropy
 
 SCHEMES = ("none", "learned", "sinusoidal", "rotary")
@@ -904,20 +929,13 @@ def train_copy_back(scheme, seed, config, embedding_layer, rotary_embedding):
     model = CopyBackModel(scheme, seed, config, embedding_layer, rotary_embedding)
     params = model.parameters()
     initial_table = model.embed.position.weight.data.copy() if scheme == "learned" else None
-    moments = [(np.zeros_like(p.data), np.zeros_like(p.data)) for p in params]
     data_rng = np.random.default_rng(1000 + seed)
-    beta1, beta2, lr = 0.9, 0.999, config.learning_rate
-    for step in range(1, config.steps + 1):
+
+    def batch_loss():
         token_ids = data_rng.integers(0, config.vocab_size, (config.batch_size, config.train_length))
-        for p in params:
-            p.zero_grad()
-        copy_back_loss(model, token_ids, config.offset).backward()
-        for p, (m, v) in zip(params, moments):
-            m *= beta1
-            m += (1 - beta1) * p.grad
-            v *= beta2
-            v += (1 - beta2) * p.grad ** 2
-            p.data -= lr * (m / (1 - beta1 ** step)) / (np.sqrt(v / (1 - beta2 ** step)) + 1e-8)
+        return copy_back_loss(model, token_ids, config.offset)
+
+    train_with_adam(params, batch_loss, config.steps, config.learning_rate)
     return model, initial_table
 
 

@@ -1227,6 +1227,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from tinytorch_lite.analysis.training import train_with_adam
 from tinytorch_lite.core.embeddings import EmbeddingLayer, RotaryEmbedding, alibi_bias
 from tinytorch_lite.core.long_context import (
     llama31_inv_freq, ntk_aware_inv_freq, position_interpolation, rotary_inv_freq, yarn_inv_freq, yarn_logit_scale)
@@ -1345,22 +1346,14 @@ class LongContextModel(Module):
 def train_model(task, scheme, seed, config):
     """Train one model with Adam on sequences of train_length."""
     model = LongContextModel(scheme, seed, config)
-    params = model.parameters()
-    moments = [(np.zeros_like(p.data), np.zeros_like(p.data)) for p in params]
     data_rng = np.random.default_rng(1000 + seed)
-    beta1, beta2, lr = 0.9, 0.999, config.learning_rate
-    for step in range(1, config.steps + 1):
+
+    def batch_loss():
         token_ids = data_rng.integers(0, config.vocab_size, (config.batch_size, config.train_length))
-        for p in params:
-            p.zero_grad()
         logits = model(token_ids)[:, 1:].reshape(-1, config.vocab_size)
-        cross_entropy(logits, copy_targets(task, token_ids).reshape(-1)).backward()
-        for p, (m, v) in zip(params, moments):
-            m *= beta1
-            m += (1 - beta1) * p.grad
-            v *= beta2
-            v += (1 - beta2) * p.grad ** 2
-            p.data -= lr * (m / (1 - beta1 ** step)) / (np.sqrt(v / (1 - beta2 ** step)) + 1e-8)
+        return cross_entropy(logits, copy_targets(task, token_ids).reshape(-1))
+
+    train_with_adam(model.parameters(), batch_loss, config.steps, config.learning_rate)
     return model
 
 

@@ -24,12 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinytorch_lite.analysis.training import train_with_adam
 from tinytorch_lite.core import embeddings as package_embeddings
 from tinytorch_lite.core.module import Module
 from tinytorch_lite.core.tensor import Tensor, cross_entropy
 
 
-# %% solutions/12_embeddings/02_positional_encoding.py, cell 37
+# %% solutions/12_embeddings/02_positional_encoding.py, cell 39
 SCHEMES = ("none", "learned", "sinusoidal", "rotary")
 
 
@@ -116,20 +117,13 @@ def train_copy_back(scheme, seed, config, embedding_layer, rotary_embedding):
     model = CopyBackModel(scheme, seed, config, embedding_layer, rotary_embedding)
     params = model.parameters()
     initial_table = model.embed.position.weight.data.copy() if scheme == "learned" else None
-    moments = [(np.zeros_like(p.data), np.zeros_like(p.data)) for p in params]
     data_rng = np.random.default_rng(1000 + seed)
-    beta1, beta2, lr = 0.9, 0.999, config.learning_rate
-    for step in range(1, config.steps + 1):
+
+    def batch_loss():
         token_ids = data_rng.integers(0, config.vocab_size, (config.batch_size, config.train_length))
-        for p in params:
-            p.zero_grad()
-        copy_back_loss(model, token_ids, config.offset).backward()
-        for p, (m, v) in zip(params, moments):
-            m *= beta1
-            m += (1 - beta1) * p.grad
-            v *= beta2
-            v += (1 - beta2) * p.grad ** 2
-            p.data -= lr * (m / (1 - beta1 ** step)) / (np.sqrt(v / (1 - beta2 ** step)) + 1e-8)
+        return copy_back_loss(model, token_ids, config.offset)
+
+    train_with_adam(params, batch_loss, config.steps, config.learning_rate)
     return model, initial_table
 
 
@@ -205,7 +199,7 @@ def describe(config):
             "sequences, which no model met in training.")
 
 
-# %% solutions/12_embeddings/02_positional_encoding.py, cell 41
+# %% solutions/12_embeddings/02_positional_encoding.py, cell 43
 _STYLES = {"none": ("#999999", ":"), "learned": ("#E69F00", "--"),     # Okabe-Ito colours,
            "sinusoidal": ("#0072B2", "-."), "rotary": ("#009E73", "-")}  # safe for colour blindness
 
@@ -268,7 +262,7 @@ def plot_lab(results):
     return fig
 
 
-# %% solutions/12_embeddings/02_positional_encoding.py, cell 44
+# %% solutions/12_embeddings/02_positional_encoding.py, cell 46
 def _verdict(row):
     if row["seen"] < 0.9:
         return f"did not learn the task even at the training length (accuracy {row['seen']:.2f})"
