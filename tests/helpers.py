@@ -129,3 +129,16 @@ def csv_rows(path) -> list[dict]:
     """The rows of a CSV file with a header line, as dicts."""
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def exercise_links_extension():
+    """book/_ext/exercise_links.py, the Sphinx extension of the exercise boxes, as a module."""
+    from coursekit.sources import ROOT
+
+    name = "exercise_links"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "book" / "_ext" / "exercise_links.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from helpers import exercise_links_extension
 from leaks import leaked, secret_lines
 from coursekit.sources import ROOT, solution_notebooks
 from website_fixtures import (OUTSIDE_URL, SCHEME_URL, VENDORED, built_files, parse_html,
@@ -147,12 +148,7 @@ def test_the_api_reference_publishes_no_source_code(site):
 
 
 def _exercise_links_extension():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("exercise_links", ROOT / "book" / "_ext" / "exercise_links.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return exercise_links_extension()
 
 
 def test_launch_links_follow_the_configuration():
