@@ -64,6 +64,15 @@ def _gradcheck_errors(dtype) -> tuple[np.ndarray, np.ndarray]:
     return steps, np.array(errors)
 
 
+def _int8_shrink(vocab_size: int, width: int) -> float:
+    """How many times smaller the uint8 QuantizedEmbedding of a float32 table is."""
+    from tinytorch_lite.core.embedding_systems import QuantizedEmbedding
+    from tinytorch_lite.core.embeddings import Embedding
+
+    table = Embedding(vocab_size, width, rng=0)
+    return table.weight.data.nbytes / QuantizedEmbedding.from_embedding(table, bits=8).nbytes
+
+
 def _decade(value: float) -> int:
     return round(math.log10(value))
 
@@ -106,6 +115,8 @@ CASES = [
      lambda: "need the most, about {:.0f} GiB".format(max(
          embedding_memory(m.vocab_size, m.hidden_size, "float32", m.tied, True, "adam").total_bytes
          for m in MODEL_EMBEDDINGS if m.tied is not None) / GIB)),
+    ("12_embedding_systems", "cuts the memory of GPT-2's table 3.96 times",
+     lambda: "cuts the memory of GPT-2's table {:.2f} times".format(_int8_shrink(GPT2_VOCAB, GPT2_WIDTH))),
     ("12_embedding_systems", "$4 \\times 4 = 16$ bytes per parameter",
      lambda: "$4 \\times 4 = {}$ bytes per parameter".format(
          embedding_memory(1, 1, "float32", tied=True, training=True).total_bytes)),
