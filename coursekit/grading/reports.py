@@ -15,8 +15,7 @@ from .. import gradebook
 from .runner import Outcome
 from .worker import REVIEW_NOTE
 
-GRADES_COLUMNS = ["student_id", "assignment", "submitted", "days_late", "autograded", "manual_adjustment",
-                  "late_penalty", "score", "max_score", "needs_manual_grading", "notes", "review"]
+GRADES_COLUMNS = ["student_id", "assignment", "score", "max_score", "needs_manual_grading", "notes", "review"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
 TESTS_COLUMNS = ["student_id", "assignment", "notebook", "test", "score", "max_score", "passed", "hidden", "message"]
 NEEDS_GRADING = "needs manual grading"
@@ -65,11 +64,8 @@ def cell_rows(outcome: Outcome, total: dict) -> list[dict]:
 
 
 def write_csv(outcomes: list[Outcome], course_dir: Path, url: str, out_dir: Path) -> tuple[Path, Path]:
-    from .term import breakdowns  # term reads csv_safe from here
-
     out_dir.mkdir(parents=True, exist_ok=True)
     scores = _gradebook_scores(outcomes, course_dir, url)
-    numbers = breakdowns(course_dir, url, list(scores))
     grades_path, tests_path = out_dir / "grades.csv", out_dir / "tests.csv"
     with open(grades_path, "w", newline="") as grades, open(tests_path, "w", newline="") as tests:
         grades_writer, tests_writer = csv.writer(grades), csv.writer(tests)
@@ -80,10 +76,7 @@ def write_csv(outcomes: list[Outcome], course_dir: Path, url: str, out_dir: Path
             rows = cell_rows(outcome, total)
             student, assignment = csv_safe(outcome.student_id), csv_safe(outcome.assignment)
             pending = [row["key"] for row in rows if row["status"] == NEEDS_GRADING]
-            counted = numbers[(outcome.student_id, outcome.assignment)]
-            grades_writer.writerow([student, assignment, counted["submitted"], counted["days_late"],
-                                    *(f"{counted[c]:g}" for c in ("autograded", "manual_adjustment", "late_penalty",
-                                                                  "score")), f"{total['max_score']:g}",
+            grades_writer.writerow([student, assignment, f"{total['score']:g}", f"{total['max_score']:g}",
                                     csv_safe(" ".join(pending)), csv_safe("; ".join(outcome.notes)),
                                     "yes" if any(n.startswith(REVIEW_NOTE) for n in outcome.notes) else ""])
             for row in rows:

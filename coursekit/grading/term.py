@@ -135,31 +135,18 @@ def gradebook_rows(course_dir: Path, url: str) -> list[dict]:
                     rows.append(dict(row, submitted="", days_late=0, autograded=0.0, manual_adjustment=0.0,
                                      late_penalty=0.0, score=0.0, needs_manual_grading="not submitted"))
                     continue
-                rows.append(dict(row, **breakdown(submission, dues.get(assignment))))
+                grades = [g for nb in submission.notebooks for g in nb.grades]
+                autograded = sum(g.auto_score or 0.0 for g in grades)
+                before_late = float(submission.score)
+                submitted = _utc(submission.timestamp)
+                penalty, days = dues[assignment].penalty(before_late, submitted) if assignment in dues else (0.0, 0)
+                pending = [f"{nb.name}/{g.name}" for nb in submission.notebooks for g in nb.grades
+                           if g.needs_manual_grade]
+                rows.append(dict(row, submitted=submitted.isoformat() if submitted else "", days_late=days,
+                                 autograded=autograded, manual_adjustment=before_late - autograded,
+                                 late_penalty=penalty, score=before_late - penalty,
+                                 needs_manual_grading=" ".join(pending)))
     return rows
-
-
-def breakdown(submission, due: Due | None) -> dict:
-    """How a graded submission's score comes about, the one computation grades.csv (`grade`) and the
-    gradebook exports (`grades`) print: submitted, days_late, autograded (the autograder's points),
-    manual_adjustment (what graders' scores and extra credit change), late_penalty and the score that counts."""
-    grades = [g for nb in submission.notebooks for g in nb.grades]
-    autograded = sum(g.auto_score or 0.0 for g in grades)
-    before_late = float(submission.score)
-    submitted = _utc(submission.timestamp)
-    penalty, days = due.penalty(before_late, submitted) if due is not None else (0.0, 0)
-    pending = [f"{nb.name}/{g.name}" for nb in submission.notebooks for g in nb.grades if g.needs_manual_grade]
-    return {"submitted": submitted.isoformat() if submitted else "", "days_late": days, "autograded": autograded,
-            "manual_adjustment": before_late - autograded, "late_penalty": penalty, "score": before_late - penalty,
-            "needs_manual_grading": " ".join(pending)}
-
-
-def breakdowns(course_dir: Path, url: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
-    """breakdown() of each (student_id, assignment) in keys, as the gradebook has them now."""
-    dues = read_due_dates(course_dir)
-    with Gradebook(url) as gb:
-        return {(student_id, assignment): breakdown(gb.find_submission(assignment, student_id), dues.get(assignment))
-                for student_id, assignment in keys}
 
 
 def _number(value) -> str:
